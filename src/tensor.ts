@@ -220,7 +220,9 @@ export function formatTensor(
 ): string {
   const fmt = (v: number) =>
     dtype === "f32" || dtype === "f16"
-      ? (Number.isInteger(v) && Math.abs(v) < 1e6 ? v.toFixed(1) : v.toPrecision(precision))
+      ? (Number.isInteger(v) && Math.abs(v) < 1e6
+        ? v.toFixed(1)
+        : String(Number(v.toPrecision(precision))))
       : String(v);
   const edge = 3;
   const rec = (off: number, axis: number, indent: string): string => {

@@ -70,7 +70,9 @@ export function closeness(
     if (Number.isNaN(w) && Number.isNaN(g)) continue;
     if (w === g) continue; // infinities
     const r = Math.abs(g - w) / (atol + rtol * Math.abs(w));
-    if (!(r <= worst.ratio)) worst = { ratio: Number.isNaN(r) ? Infinity : r, index: i, got: g, want: w };
+    if (!(r <= worst.ratio)) {
+      worst = { ratio: Number.isNaN(r) ? Infinity : r, index: i, got: g, want: w };
+    }
   }
   return worst;
 }

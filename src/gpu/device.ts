@@ -133,7 +133,8 @@ export async function requestGpu(opts: RequestGpuOptions = {}): Promise<Gpu> {
   // Adapter info: `adapter.info` in current specs, `requestAdapterInfo()` in older ones.
   // deno-lint-ignore no-explicit-any
   const a = adapter as any;
-  const raw = a.info ?? (typeof a.requestAdapterInfo === "function" ? await a.requestAdapterInfo() : {});
+  const raw = a.info ??
+    (typeof a.requestAdapterInfo === "function" ? await a.requestAdapterInfo() : {});
   const description = String(raw.description || raw.device || raw.vendor || "unknown adapter");
   const vendor = String(raw.vendor ?? "");
   const architecture = String(raw.architecture ?? "");

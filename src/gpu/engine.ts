@@ -143,7 +143,12 @@ export class Engine {
   // ---------------------------------------------------------------- pipelines
 
   /** The compiled pipeline for a key, compiling it on first use. */
-  pipeline(label: string, key: string, code: () => string, entryPoint = "main"): GPUComputePipeline {
+  pipeline(
+    label: string,
+    key: string,
+    code: () => string,
+    entryPoint = "main",
+  ): GPUComputePipeline {
     const cacheKey = `${key}#${entryPoint}`;
     let p = this.#pipelines.get(cacheKey);
     if (p) return p;
@@ -193,7 +198,9 @@ export class Engine {
   // ---------------------------------------------------------------- encoding
 
   #encoderNow(): GPUCommandEncoder {
-    if (!this.#encoder) this.#encoder = this.device.createCommandEncoder({ label: "glassbox batch" });
+    if (!this.#encoder) {
+      this.#encoder = this.device.createCommandEncoder({ label: "glassbox batch" });
+    }
     return this.#encoder;
   }
 
@@ -290,7 +297,7 @@ export class Engine {
   /** Write bytes into a buffer, in order with the work encoded before it. */
   write(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
     this.checkAlive();
-    const src = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const src = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     const padded = Math.ceil(src.byteLength / 4) * 4;
     if (this.#pendingOps === 0) {
       // Nothing encoded yet: queue.writeBuffer is ordered correctly.
@@ -320,12 +327,18 @@ export class Engine {
    * Read several byte ranges back with one submit and one map. The ranges are copied in order
    * with the work encoded before this call.
    */
-  async readRanges(ranges: { buffer: GPUBuffer; offset: number; bytes: number }[]): Promise<ArrayBuffer[]> {
+  async readRanges(
+    ranges: { buffer: GPUBuffer; offset: number; bytes: number }[],
+  ): Promise<ArrayBuffer[]> {
     this.checkAlive();
     // Copies must start and end on 4-byte boundaries: widen each range, slice it back after.
     const slots = ranges.map((r) => {
       const start = r.offset & ~3;
-      return { start, skew: r.offset - start, len: Math.ceil((r.offset - start + r.bytes) / 4) * 4 };
+      return {
+        start,
+        skew: r.offset - start,
+        len: Math.ceil((r.offset - start + r.bytes) / 4) * 4,
+      };
     });
     const total = slots.reduce((a, s) => a + s.len, 0);
     const staging = this.device.createBuffer({
@@ -344,7 +357,16 @@ export class Engine {
     this.flush();
     const errors = this.checkErrors();
     try {
-      await Promise.race([staging.mapAsync(GPUMapMode.READ), this.#lostPromise]);
+      try {
+        await Promise.race([staging.mapAsync(GPUMapMode.READ), this.#lostPromise]);
+      } catch (e) {
+        // A lost device makes mapAsync fail with a generic error; report the loss instead.
+        await Promise.race([this.#lostPromise, new Promise((r) => setTimeout(r, 200))]).catch(
+          () => {},
+        );
+        if (this.#lost) throw this.#lost;
+        throw e;
+      }
       await errors;
       const mapped = staging.getMappedRange();
       const out: ArrayBuffer[] = [];

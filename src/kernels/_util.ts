@@ -6,7 +6,7 @@
 
 import type { Engine } from "../gpu/engine.ts";
 import { type Tensor } from "../tensor.ts";
-import { DTYPE_BYTES, type DType } from "../dtype.ts";
+import { type DType, DTYPE_BYTES } from "../dtype.ts";
 
 /** Replace `{{NAME}}` placeholders; throws if one is left unfilled. */
 export function fill(template: string, values: Record<string, string | number>): string {
@@ -104,7 +104,9 @@ export function checkBindable(op: string, eng: Engine, ...ts: Tensor[]): void {
         `Cannot run ${op}: tensor ${t.describe()} needs ${
           (byteSize(t) / 2 ** 20).toFixed(1)
         } MiB, more than this adapter's maxStorageBufferBindingSize ` +
-          `(${(eng.maxBinding / 2 ** 20).toFixed(0)} MiB); split it along an axis (slice) and run ${op} on the parts`,
+          `(${
+            (eng.maxBinding / 2 ** 20).toFixed(0)
+          } MiB); split it along an axis (slice) and run ${op} on the parts`,
       );
     }
   }

@@ -46,7 +46,10 @@ export function broadcastStrides(t: Tensor, shape: Shape): number[] {
 }
 
 /** Merge adjacent axes that every operand walks contiguously; drops size-1 axes. */
-export function collapse(shape: Shape, strides: number[][]): { shape: number[]; strides: number[][] } {
+export function collapse(
+  shape: Shape,
+  strides: number[][],
+): { shape: number[]; strides: number[][] } {
   const outShape: number[] = [];
   const outStrides: number[][] = strides.map(() => []);
   for (let d = 0; d < shape.length; d++) {
@@ -137,4 +140,3 @@ export function mapKernel(eng: Engine, spec: MapSpec): Tensor {
   });
   return out;
 }
-

@@ -23,7 +23,9 @@ export interface CreateOptions {
 function checkShape(op: string, shape: Shape): void {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new RangeError(`Cannot run ${op}: shape [${shape.join(", ")}] has an invalid size ${d}`);
+      throw new RangeError(
+        `Cannot run ${op}: shape [${shape.join(", ")}] has an invalid size ${d}`,
+      );
     }
   }
 }
@@ -76,7 +78,9 @@ function inferShape(data: NestedArray): number[] {
 function flatten(data: NestedArray, shape: number[], axis: number, out: number[]): void {
   if (axis === shape.length) {
     if (typeof data !== "number") {
-      throw new TypeError(`Cannot make tensor: nested array is ragged (expected a number at depth ${axis})`);
+      throw new TypeError(
+        `Cannot make tensor: nested array is ragged (expected a number at depth ${axis})`,
+      );
     }
     out.push(data);
     return;
@@ -155,7 +159,15 @@ export function full(shape: Shape, value: number, opts: CreateOptions = {}): Ten
   const eng = opts.engine ?? defaultEngine();
   const dtype = opts.dtype ?? "f32";
   checkShape("full", shape);
-  const t = mapKernel(eng, { op: "full", expr: "s", inputs: [], outShape: shape, outDtype: dtype, scalar: value, scalarType: dtype === "f16" ? "f32" : dtype });
+  const t = mapKernel(eng, {
+    op: "full",
+    expr: "s",
+    inputs: [],
+    outShape: shape,
+    outDtype: dtype,
+    scalar: value,
+    scalarType: dtype === "f16" ? "f32" : dtype,
+  });
   return setMeta(t, opts);
 }
 
@@ -229,7 +241,10 @@ export interface RandomOptions extends CreateOptions {
  * const x = rand([2, 3], { seed: 1 });
  * ```
  */
-export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+export function rand(
+  shape: Shape,
+  opts: RandomOptions & { low?: number; high?: number } = {},
+): Tensor {
   const eng = opts.engine ?? defaultEngine();
   const t = empty(shape, "f32", eng);
   randomFill(eng, t, "uniform", nextSeed(opts.seed), opts.low ?? 0, opts.high ?? 1);
@@ -244,7 +259,10 @@ export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: 
  * const w = randn([768, 768], { seed: 0, std: 0.02 });
  * ```
  */
-export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+export function randn(
+  shape: Shape,
+  opts: RandomOptions & { mean?: number; std?: number } = {},
+): Tensor {
   const eng = opts.engine ?? defaultEngine();
   const t = empty(shape, "f32", eng);
   randomFill(eng, t, "normal", nextSeed(opts.seed), opts.mean ?? 0, opts.std ?? 1);

@@ -19,7 +19,9 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
     const db = b[b.length - n + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
       throw new RangeError(
-        `Cannot run ${op}: shapes ${fmtShape(a)} and ${fmtShape(b)} do not broadcast (axis ${i}: ${da} vs ${db})`,
+        `Cannot run ${op}: shapes ${fmtShape(a)} and ${
+          fmtShape(b)
+        } do not broadcast (axis ${i}: ${da} vs ${db})`,
       );
     }
     out[i] = da === 1 ? db : da;
@@ -138,7 +140,9 @@ export function binary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Te
     const t = (typeof a === "number" ? b : a) as Tensor;
     const s = (typeof a === "number" ? a : b) as number;
     const ct = computeType(t.dtype);
-    if (op === "pow" && ct !== "f32") throw new TypeError(`Cannot run pow: ${t.describe()} is not float`);
+    if (op === "pow" && ct !== "f32") {
+      throw new TypeError(`Cannot run pow: ${t.describe()} is not float`);
+    }
     // The tensor is input `a`; the number is `s`.
     const fixed = typeof a === "number" ? swapExpr(expr0) : expr0.replace(/\bb\b/g, "s");
     const out = mapKernel(t.engine, {
@@ -173,7 +177,7 @@ export function binary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Te
 
 /** Expression with the scalar `s` on the left and the tensor as `a` on the right. */
 function swapExpr(expr: string): string {
-  return expr.replace(/\ba\b/g, "\u0000").replace(/\bb\b/g, "a").replace(/\u0000/g, "s");
+  return expr.replace(/\b[ab]\b/g, (v) => (v === "a" ? "s" : "a"));
 }
 
 /** a + b (broadcasting) */
@@ -213,10 +217,16 @@ export const ge = (a: Tensor | number, b: Tensor | number): Tensor => binary("ge
  */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   if (a.dtype !== b.dtype) {
-    throw new TypeError(`Cannot run where: dtypes of a and b differ (${a.describe()}, ${b.describe()})`);
+    throw new TypeError(
+      `Cannot run where: dtypes of a and b differ (${a.describe()}, ${b.describe()})`,
+    );
   }
   const shape = broadcastShapes("where", broadcastShapes("where", cond.shape, a.shape), b.shape);
-  const zero = computeType(cond.dtype) === "f32" ? "0.0" : computeType(cond.dtype) === "i32" ? "0" : "0u";
+  const zero = computeType(cond.dtype) === "f32"
+    ? "0.0"
+    : computeType(cond.dtype) === "i32"
+    ? "0"
+    : "0u";
   const out = mapKernel(a.engine, {
     op: "where",
     // Inputs: a = cond, b = then, c = else.

@@ -1,0 +1,80 @@
+/**
+ * glassbox: a WebGPU compute engine for mechanistic interpretability.
+ *
+ * Tensors live in GPU buffers; ops are WGSL kernels checked against f64 CPU references.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, matmul, softmax, tidy } from "./mod.ts";
+ * await init();
+ * const x = tensor([[1, 2], [3, 4]]);
+ * const p = tidy(() => softmax(matmul(x, x), -1));
+ * console.log(await p.print());
+ * ```
+ *
+ * @module
+ */
+
+export { DeviceLostError, engine, init, KernelError } from "./src/gpu/engine.ts";
+export type { Engine, MemoryInfo } from "./src/gpu/engine.ts";
+export { NoAdapterError, requestGpu } from "./src/gpu/device.ts";
+export type { Gpu, GpuInfo, RequestGpuOptions } from "./src/gpu/device.ts";
+export { readTensors, Tensor } from "./src/tensor.ts";
+export type { NestedArray, Shape } from "./src/tensor.ts";
+export type { DType } from "./src/dtype.ts";
+export { dispose, keep, memory, scope, tidy } from "./src/memory.ts";
+export {
+  arange,
+  empty,
+  full,
+  manualSeed,
+  ones,
+  rand,
+  randn,
+  tensor,
+  zeros,
+} from "./src/ops/creation.ts";
+export type { CreateOptions, RandomOptions } from "./src/ops/creation.ts";
+export {
+  clone,
+  contiguous,
+  expand,
+  permute,
+  reshape,
+  slice,
+  squeeze,
+  transpose,
+  unsqueeze,
+} from "./src/ops/movement.ts";
+export {
+  abs,
+  add,
+  binary,
+  cast,
+  div,
+  eq,
+  exp,
+  ge,
+  gelu,
+  geluErf,
+  gt,
+  le,
+  log,
+  lt,
+  maximum,
+  minimum,
+  mul,
+  ne,
+  neg,
+  pow,
+  relu,
+  rsqrt,
+  sigmoid,
+  sqrt,
+  square,
+  sub,
+  tanh,
+  unary,
+  where,
+} from "./src/ops/elementwise.ts";
+export { noGrad } from "./src/autograd/tape.ts";

@@ -1,0 +1,179 @@
+/**
+ * The browser bundle end to end: `bundle()` writes dist/glassbox.js, a local server serves it
+ * with tests/browser/page.html, and headless Chromium (Debian's /usr/bin/chromium, driven by
+ * playwright-core) runs init, add, exp, matmul, softmax and layerNorm on its WebGPU adapter
+ * (SwiftShader here), comparing each with an f64 reference computed in the page.
+ *
+ * Without Chromium the browser test is ignored with the reason printed; GLASSBOX_REQUIRE_BROWSER=1
+ * (set by CI) turns that into a failure. GLASSBOX_CHROMIUM overrides the browser path.
+ */
+
+import assert from "node:assert/strict";
+import { assertNoDeno, bundle } from "../../src/cli/bundle.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+const PAGE = new URL("./page.html", import.meta.url);
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+const CHROMIUM = env("GLASSBOX_CHROMIUM") ?? "/usr/bin/chromium";
+const REQUIRED = env("GLASSBOX_REQUIRE_BROWSER") === "1";
+
+/** Ops the page must run; each must report a result. */
+const OPS = ["add", "exp", "matmul", "softmax", "layerNorm"];
+
+function missingBrowser(): string | null {
+  try {
+    const st = Deno.statSync(CHROMIUM);
+    if (!st.isFile) return `${CHROMIUM} is not a file`;
+    return null;
+  } catch {
+    return `${CHROMIUM} not found (apt-get install -y chromium, or set GLASSBOX_CHROMIUM)`;
+  }
+}
+
+const skipReason = missingBrowser();
+if (skipReason && !REQUIRED) console.warn(`Browser test will be ignored: ${skipReason}`);
+
+Deno.test("bundle() writes dist/glassbox.js with the WGSL inlined and no Deno APIs", async () => {
+  const r = await bundle();
+  const js = await Deno.readTextFile(r.outfile);
+  assert.ok(r.outfile.endsWith("/dist/glassbox.js"), `bundle went to ${r.outfile}`);
+  assertNoDeno(js);
+  assert.ok(js.includes("@compute"), "the bundle holds no WGSL source: is the .wgsl text loader on?");
+  const cli = r.inputs.filter((f) => f.includes("src/cli/"));
+  assert.deepEqual(cli, [], `Deno-only files in the bundle: ${cli.join(", ")}`);
+  for (const name of ["init", "tensor", "tidy", "memory", "add"]) {
+    assert.match(js, new RegExp(`\\b${name}\\b`), `the bundle does not export ${name}`);
+  }
+});
+
+Deno.test("bundle() fails loudly when the output calls a Deno API", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "glassbox_bundle_" });
+  try {
+    await Deno.writeTextFile(`${dir}/entry.ts`, `export const home = () => Deno.env.get("HOME");\n`);
+    await assert.rejects(
+      () => bundle(`${dir}/out.js`, { entryPoint: `${dir}/entry.ts` }),
+      /uses Deno APIs[\s\S]*Deno\.env\.get/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+interface PageResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+interface PageState {
+  done: boolean;
+  adapter: Record<string, unknown> | null;
+  results: PageResult[];
+  error: string | null;
+}
+
+function contentType(path: string): string {
+  if (path.endsWith(".html")) return "text/html; charset=utf-8";
+  if (path.endsWith(".js")) return "text/javascript; charset=utf-8";
+  if (path.endsWith(".map")) return "application/json";
+  return "application/octet-stream";
+}
+
+Deno.test({
+  name: "glassbox.js (bundle()) runs add, exp, matmul, softmax and layerNorm in headless Chromium",
+  ignore: skipReason !== null && !REQUIRED,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    if (skipReason) throw new Error(`No browser (GLASSBOX_REQUIRE_BROWSER=1): ${skipReason}`);
+    await bundle();
+    const dist = new URL("dist/", ROOT);
+    const notFound: string[] = [];
+    const ac = new AbortController();
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+      async (req) => {
+        const path = new URL(req.url).pathname;
+        let file: URL | null = null;
+        if (path === "/" || path === "/page.html") file = PAGE;
+        else if (path === "/glassbox.js" || path === "/glassbox.js.map") file = new URL(path.slice(1), dist);
+        if (!file) {
+          if (path !== "/favicon.ico") notFound.push(path);
+          return new Response("not found", { status: 404 });
+        }
+        return new Response(await Deno.readFile(file), {
+          headers: { "content-type": contentType(path), "cache-control": "no-store" },
+        });
+      },
+    );
+    const { chromium } = await import("playwright-core");
+    let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
+    const consoleErrors: string[] = [];
+    try {
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          "--enable-unsafe-webgpu",
+          "--disable-quic",
+          "--no-sandbox",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--no-first-run",
+        ],
+      });
+      const page = await browser.newPage();
+      page.on("console", (m) => {
+        if (m.type() === "error" || m.type() === "warning") consoleErrors.push(`console.${m.type()}: ${m.text()}`);
+      });
+      page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
+      page.on("requestfailed", (r) => consoleErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+      // localhost is a secure context, so navigator.gpu exists there.
+      await page.goto(`http://localhost:${server.addr.port}/page.html`);
+      const context = () =>
+        [
+          consoleErrors.length ? `Page console:\n  ${consoleErrors.join("\n  ")}` : "Page console: no errors",
+          notFound.length ? `Not found on the test server: ${notFound.join(", ")}` : "",
+        ].filter(Boolean).join("\n");
+      try {
+        // SwiftShader compiles each pipeline slowly: allow minutes, not seconds.
+        await page.waitForFunction(() => (globalThis as { __glassbox?: PageState }).__glassbox?.done === true, null, {
+          timeout: 240_000,
+        });
+      } catch (e) {
+        throw new Error(`The page did not finish: ${(e as Error).message}\n${context()}`);
+      }
+      const state = await page.evaluate(() => (globalThis as unknown as { __glassbox: PageState }).__glassbox);
+      const adapter = state.adapter
+        ? `${state.adapter.description} (${state.adapter.architecture}, isCpu ${state.adapter.isCpu}, ` +
+          `features ${(state.adapter.features as string[]).join(" ") || "none"})`
+        : "none";
+      const lines = state.results.map((r) => `  ${r.ok ? "ok  " : "FAIL"} ${r.name}: ${r.detail}`);
+      const report = `Adapter: ${adapter}\n${lines.join("\n")}\n${context()}`;
+      if (state.error) throw new Error(`The page threw: ${state.error}\n${report}`);
+      const seen = state.results.map((r) => r.name);
+      const unreported = OPS.filter((op) => !seen.includes(op));
+      const failed = state.results.filter((r) => !r.ok);
+      if (failed.length > 0 || unreported.length > 0) {
+        throw new Error(
+          `${failed.map((r) => r.name).concat(unreported.map((o) => `${o} (no result)`)).join(", ")} ` +
+            `failed in Chromium:\n${report}`,
+        );
+      }
+      console.log(report);
+    } finally {
+      await browser?.close();
+      ac.abort();
+      await server.finished;
+    }
+  },
+});
