@@ -108,9 +108,9 @@ fn main(
     }
     workgroupBarrier();
   }
-  if (t < p.k) {
-    let c = si[t];
-    values[row * p.k + t] = x[base + c];
-    indices[row * p.k + t] = i32(c);
+  for (var q = t; q < p.k; q = q + {{WG}}u) {
+    let c = si[q];
+    values[row * p.k + q] = x[base + c];
+    indices[row * p.k + q] = i32(c);
   }
 }

@@ -106,7 +106,8 @@ Deno.test({
         if (path === "/" || path === "/page.html") file = PAGE;
         else if (path === "/glassbox.js" || path === "/glassbox.js.map") file = new URL(path.slice(1), dist);
         if (!file) {
-          if (path !== "/favicon.ico") notFound.push(path);
+          if (path === "/favicon.ico") return new Response(null, { status: 204 });
+          notFound.push(path);
           return new Response("not found", { status: 404 });
         }
         return new Response(await Deno.readFile(file), {
