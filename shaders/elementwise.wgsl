@@ -6,6 +6,8 @@
 //   EXPR       the value, in terms of a, b, c, the scalars s and s2, and the index i
 //   OUT        the output storage type
 //   CT         the compute type of the scalar
+//   INDEX      index arithmetic unrolled for the rank (ia, ib, ic from i)
+//   WG         workgroup size
 {{ENABLE}}
 
 struct Params {
@@ -66,26 +68,13 @@ fn pow_s(a: f32, b: f32) -> f32 {
   return m;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * {{WG}}u;
   if (i >= p.n) {
     return;
   }
-  var rem = i;
-  var ia = p.off_a;
-  var ib = p.off_b;
-  var ic = p.off_c;
-  for (var d = i32(p.rank) - 1; d >= 0; d = d - 1) {
-    let q = u32(d) / 4u;
-    let r = u32(d) % 4u;
-    let size = p.shape[q][r];
-    let coord = rem % size;
-    rem = rem / size;
-    ia = ia + coord * p.stride_a[q][r];
-    ib = ib + coord * p.stride_b[q][r];
-    ic = ic + coord * p.stride_c[q][r];
-  }
+  {{INDEX}}
   let s = bitcast<{{CT}}>(p.scalar_bits);
   let s2 = bitcast<{{CT}}>(p.scalar2_bits);
   {{LOADS}}

@@ -70,6 +70,38 @@ export function collapse(
 
 const NAMES = ["a", "b", "c"];
 
+/**
+ * WGSL that computes each input's element index from the output index `i`, unrolled for the
+ * rank. An input whose merged layout is the output's (rank 1, stride 1) indexes directly.
+ */
+function indexCode(rank: number, strides: number[][], nInputs: number): string {
+  const lines: string[] = [];
+  const direct = strides.map((s) => rank === 1 && s[0] === 1);
+  if (rank > 1 || direct.some((d) => !d)) {
+    if (rank > 0) lines.push("var rem = i;");
+    for (let d = rank - 1; d >= 0; d--) {
+      const dim = `p.shape[${d >> 2}][${d & 3}]`;
+      if (d > 0) {
+        lines.push(`let c${d} = rem % ${dim};`);
+        lines.push(`rem = rem / ${dim};`);
+      } else lines.push(`let c0 = rem;`);
+    }
+  }
+  for (let k = 0; k < nInputs; k++) {
+    const n = NAMES[k];
+    if (direct[k]) {
+      lines.push(`let i${n} = p.off_${n} + i;`);
+      continue;
+    }
+    const terms = [`p.off_${n}`];
+    for (let d = 0; d < rank; d++) {
+      if (strides[k][d] !== 0) terms.push(`c${d} * p.stride_${n}[${d >> 2}][${d & 3}]`);
+    }
+    lines.push(`let i${n} = ${terms.join(" + ")};`);
+  }
+  return lines.join("\n  ");
+}
+
 function bitsOf(v: number, t: "f32" | "i32" | "u32"): number {
   const dv = new DataView(new ArrayBuffer(4));
   if (t === "f32") dv.setFloat32(0, v, true);
@@ -111,7 +143,9 @@ export function mapKernel(eng: Engine, spec: MapSpec): Tensor {
   const loads = inputs.map((t, k) =>
     `let ${NAMES[k]} = ${computeType(t.dtype)}(${NAMES[k].toUpperCase()}[i${NAMES[k]}]);`
   ).join("\n  ");
-  const key = `elementwise|${spec.expr}|${dtypes.join(",")}|${ct}`;
+  const index = indexCode(rank, merged.strides.slice(1), inputs.length);
+  const wg = eng.gpu.info.isCpu ? 64 : 256;
+  const key = `elementwise|${spec.expr}|${dtypes.join(",")}|${ct}|${index}|${wg}`;
   const p = new Params()
     .u32(n)
     .u32(rank)
@@ -132,11 +166,13 @@ export function mapKernel(eng: Engine, spec: MapSpec): Tensor {
         EXPR: spec.expr,
         OUT: outDtype,
         CT: ct,
+        INDEX: index,
+        WG: wg,
       }),
     params: p.bytes(),
     inputs: inputs.map((t) => t.buffer),
     outputs: [out.buffer],
-    workgroups: eng.grid(n, 256),
+    workgroups: eng.grid(n, wg),
   });
   return out;
 }
