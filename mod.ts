@@ -78,3 +78,22 @@ export {
   where,
 } from "./src/ops/elementwise.ts";
 export { noGrad } from "./src/autograd/tape.ts";
+export {
+  argmax,
+  argmin,
+  max,
+  mean,
+  min,
+  normAxes,
+  std,
+  sum,
+  var,
+  variance,
+} from "./src/ops/reduce.ts";
+export type { Axes, ReduceOptions, VarOptions } from "./src/ops/reduce.ts";
+export { logSoftmax, softmax } from "./src/ops/softmax.ts";
+export type { SoftmaxOptions } from "./src/ops/softmax.ts";
+export { layerNorm, lnPre } from "./src/ops/layernorm.ts";
+export type { LayerNormOptions, LayerNormResult } from "./src/ops/layernorm.ts";
+export { CharTokenizer, GPT2Tokenizer, WordTokenizer } from "./src/io/tokenizers.ts";
+export type { Tokenizer, ToTokensOptions } from "./src/io/tokenizers.ts";

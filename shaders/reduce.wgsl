@@ -35,8 +35,9 @@ struct Params {
   offset: u32,
   inf_bits: u32,
   correction: f32,
-  _p0: u32,
-  _p1: u32,
+  // Both 1.0: multiplying by them hides TwoSum's algebra from the shader compiler.
+  one_a: f32,
+  one_b: f32,
   _p2: u32,
   outer_shape: array<vec4<u32>, 2>,
   outer_stride: array<vec4<u32>, 2>,
@@ -117,6 +118,9 @@ fn elem_off(j: u32) -> u32 {
 
 // ---------------------------------------------------------------- sum (compensated)
 // s + c carries about twice the precision of T: every addition keeps its rounding error (TwoSum).
+// Shader compilers may rewrite (s + v) − s as v (Mesa's NIR does, in loops), which would zero the
+// error term; the two copies of t below are multiplied by run-time ones (p.one_a, p.one_b) so that
+// no such identity is visible. Numerically they are t itself.
 
 struct sum_State {
   s: {{T}},
@@ -129,8 +133,10 @@ fn sum_init() -> sum_State {
 
 fn sum_add(st: sum_State, v: {{T}}) -> sum_State {
   let t = st.s + v;
-  let bp = t - st.s;
-  let e = (st.s - (t - bp)) + (v - bp);
+  let t1 = t * {{T}}(p.one_a);
+  let t2 = t * {{T}}(p.one_b);
+  let bp = t1 - st.s;
+  let e = (st.s - (t2 - bp)) + (v - bp);
   return sum_State(t, st.c + e);
 }
 
@@ -405,8 +411,16 @@ fn chunk_state(g: u32, lid: u32) -> {{S}}_State {
   let start = c * p.chunk;
   let end = min(start + p.chunk, p.n);
   var st = {{S}}_init();
-  for (var j = start + lid; j < end; j = j + WG) {
-    st = {{S}}_acc(st, load_x(base + elem_off(j)), j);
+  if (p.inner_rank <= 1u) {
+    // One reduced axis (the common case): a tight loop without index decoding.
+    let es = p.inner_stride[0][0];
+    for (var j = start + lid; j < end; j = j + WG) {
+      st = {{S}}_acc(st, load_x(base + j * es), j);
+    }
+  } else {
+    for (var j = start + lid; j < end; j = j + WG) {
+      st = {{S}}_acc(st, load_x(base + elem_off(j)), j);
+    }
   }
   return tree(lid, st);
 }
@@ -471,8 +485,15 @@ fn main_thread(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   }
   let base = row_base(row);
   var st = {{S}}_init();
-  for (var j = 0u; j < p.n; j = j + 1u) {
-    st = {{S}}_acc(st, load_x(base + elem_off(j)), j);
+  if (p.inner_rank <= 1u) {
+    let es = p.inner_stride[0][0];
+    for (var j = 0u; j < p.n; j = j + 1u) {
+      st = {{S}}_acc(st, load_x(base + j * es), j);
+    }
+  } else {
+    for (var j = 0u; j < p.n; j = j + 1u) {
+      st = {{S}}_acc(st, load_x(base + elem_off(j)), j);
+    }
   }
   store_out(row, {{FIN}}(st));
 }

@@ -6,7 +6,7 @@
  * through the input's own strides (after merging axes that are contiguous with each other). Three
  * plans:
  *
- * - `row`: one workgroup of {@link REDUCE_WG} invocations per output element; each invocation
+ * - `row`: one workgroup (see {@link reduceWorkgroup}) per output element; each invocation
  *   accumulates a strided share of the row, then the states are merged as a tree in workgroup
  *   memory. The default.
  * - `split`: for a few very long rows, each row is cut into chunks, one workgroup per chunk saves
@@ -35,27 +35,42 @@ export type ReduceOp = "sum" | "mean" | "max" | "min" | "var" | "std" | "argmax"
 /** How a reduction is laid out on the GPU (see the module docs). */
 export type ReducePath = "row" | "split" | "thread";
 
-/** Invocations per workgroup of the `row` and `split` plans. */
-export const REDUCE_WG = 256;
+/**
+ * Invocations per workgroup of the `row` and `split` plans: 256 on GPUs; 16 on CPU adapters
+ * (llvmpipe runs a workgroup on one core and pays for every barrier per group of SIMD lanes:
+ * measured 2–4× faster than 256 there). `reduceTuning.wg` overrides it.
+ */
+export function reduceWorkgroup(eng: Engine): number {
+  return reduceTuning.wg ?? (eng.gpu.info.isCpu ? 16 : 256);
+}
 /** Invocations per workgroup of the `thread` plan. */
 export const REDUCE_TWG = 64;
 /** Most merged axes on either side (kept or reduced). */
 export const REDUCE_MAX_RANK = 8;
 
-/** Thresholds that choose the plan; exported for tests and tuning. */
+/**
+ * Thresholds that choose the plan; exported for tests and tuning.
+ *
+ * `iterBudget` bounds the loop iterations one invocation runs (weighted by the cost of walking a
+ * row with several unmerged reduced axes): llvmpipe (Mesa's software Vulkan) silently ends any
+ * invocation's loops after about 65k iterations in total, which would truncate long sequential
+ * rows without an error.
+ */
 export const reduceTuning = {
   /** Rows at most this long use `thread`. */
   threadMaxLen: 16,
-  /** Strided rows (reduced axes not innermost) use `thread` from this many rows... */
+  /** Strided rows (reduced axes not innermost) use `thread` from this many rows. */
   threadMinRows: 256,
-  /** ...when no longer than this. */
-  threadMaxStridedLen: 8192,
   /** Rows longer than this are split when there are at most `splitMaxRows` of them. */
   splitMinLen: 2048,
   splitMaxRows: 64,
   /** Smallest chunk of a split row, and most chunks per row. */
   chunkMin: 2048,
   maxChunks: 256,
+  /** Most (weighted) loop iterations per invocation. */
+  iterBudget: 8192,
+  /** Workgroup size of the `row`/`split` plans (a power of two); default per adapter. */
+  wg: undefined as number | undefined,
 };
 
 interface OpInfo {
@@ -114,20 +129,31 @@ export function reducedShape(shape: Shape, axes: readonly number[], keepdims: bo
   return out;
 }
 
-/** The plan for `rows` rows of `len` elements (contiguousRows: elements are adjacent). */
+/**
+ * The plan for `rows` rows of `len` elements. `contiguousRows`: a row's elements are adjacent;
+ * `innerRank`: reduced axes left after merging (walking more than one costs more per element).
+ */
 export function reducePlan(
   rows: number,
   len: number,
   contiguousRows: boolean,
+  innerRank = 1,
+  wg = 256,
 ): { path: ReducePath; chunk: number; nchunks: number } {
   const t = reduceTuning;
-  if (len <= t.threadMaxLen) return { path: "thread", chunk: len, nchunks: 1 };
-  if (!contiguousRows && rows >= t.threadMinRows && len <= t.threadMaxStridedLen) {
+  const cost = innerRank > 1 ? innerRank + 1 : 1;
+  const fitsThread = len * cost <= t.iterBudget;
+  if (fitsThread && (len <= t.threadMaxLen || (!contiguousRows && rows >= t.threadMinRows))) {
     return { path: "thread", chunk: len, nchunks: 1 };
   }
-  if (len > t.splitMinLen && rows <= t.splitMaxRows) {
-    const chunk = Math.max(t.chunkMin, Math.ceil(len / t.maxChunks));
-    return { path: "split", chunk, nchunks: Math.ceil(len / chunk) };
+  const fitsRow = Math.ceil(len / wg) * cost <= t.iterBudget;
+  if (!fitsRow || (len > t.splitMinLen && rows <= t.splitMaxRows)) {
+    const chunk = Math.min(
+      Math.max(t.chunkMin, Math.ceil(len / t.maxChunks)),
+      Math.floor((wg * t.iterBudget) / cost),
+    );
+    const nchunks = Math.ceil(len / chunk);
+    if (nchunks > 1) return { path: "split", chunk, nchunks };
   }
   return { path: "row", chunk: len, nchunks: 1 };
 }
@@ -161,7 +187,8 @@ export function reduceKernel(eng: Engine, spec: ReduceSpec): Tensor {
   }
   const contiguousRows = inner.shape.length === 0 ||
     (inner.shape.length === 1 && inner.strides[0][0] === 1);
-  let plan = reducePlan(rows, len, contiguousRows);
+  const wg = reduceWorkgroup(eng);
+  let plan = reducePlan(rows, len, contiguousRows, inner.shape.length, wg);
   if (spec.path) {
     const chunk = spec.path === "split" ? Math.max(1, Math.floor(spec.chunk ?? plan.chunk)) : len;
     plan = { path: spec.path, chunk, nchunks: Math.ceil(len / chunk) };
@@ -189,11 +216,11 @@ export function reduceKernel(eng: Engine, spec: ReduceSpec): Tensor {
       LOWEST: lowest,
       HIGHEST: highest,
       ISNAN: t === "f32" ? "f_is_nan(x)" : "false",
-      WG: REDUCE_WG,
+      WG: wg,
       TWG: REDUCE_TWG,
     });
   const keyOf = (srcType: DType, dstType: DType) =>
-    `reduce|${info.s}|${info.fin}|${t}|${srcType}|${dstType}|${REDUCE_WG}|${REDUCE_TWG}`;
+    `reduce|${info.s}|${info.fin}|${t}|${srcType}|${dstType}|${wg}|${REDUCE_TWG}`;
   const params = (nchunks: number, chunk: number) =>
     new Params()
       .u32(rows)
@@ -205,8 +232,8 @@ export function reduceKernel(eng: Engine, spec: ReduceSpec): Tensor {
       .u32(x.offset)
       .u32(0x7f800000)
       .f32(spec.correction ?? 0)
-      .u32(0)
-      .u32(0)
+      .f32(1)
+      .f32(1)
       .u32(0)
       .vec4u(outer.shape, 2, 1)
       .vec4u(outer.strides[0], 2, 0)
@@ -234,7 +261,7 @@ export function reduceKernel(eng: Engine, spec: ReduceSpec): Tensor {
       params: params(1, len),
       inputs: [x.buffer],
       outputs: [out.buffer],
-      workgroups: eng.grid(rows * REDUCE_WG, REDUCE_WG),
+      workgroups: eng.grid(rows * wg, wg),
     });
   } else {
     const { chunk, nchunks } = plan;
@@ -248,7 +275,7 @@ export function reduceKernel(eng: Engine, spec: ReduceSpec): Tensor {
       params: params(nchunks, chunk),
       inputs: [x.buffer],
       outputs: [partial.buffer],
-      workgroups: eng.grid(rows * nchunks * REDUCE_WG, REDUCE_WG),
+      workgroups: eng.grid(rows * nchunks * wg, wg),
     });
     eng.run({
       label: `${op} (combine)`,
@@ -258,7 +285,7 @@ export function reduceKernel(eng: Engine, spec: ReduceSpec): Tensor {
       params: params(nchunks, chunk),
       inputs: [partial.buffer],
       outputs: [out.buffer],
-      workgroups: eng.grid(rows * REDUCE_WG, REDUCE_WG),
+      workgroups: eng.grid(rows * wg, wg),
     });
     partial.dispose();
   }

@@ -16,7 +16,7 @@
 
 import { record } from "../autograd/tape.ts";
 import { isFloat } from "../dtype.ts";
-import { type ReduceOp, reduceKernel } from "../kernels/reduce.ts";
+import { reduceKernel, type ReduceOp } from "../kernels/reduce.ts";
 import { fmtShape, type Tensor } from "../tensor.ts";
 
 /** Options of every reduction. */
@@ -55,7 +55,9 @@ export function normAxes(op: string, axes: Axes, shape: readonly number[]): numb
     }
     if (seen.has(n)) {
       throw new RangeError(
-        `Cannot run ${op}: axis ${a} is repeated in [${list.join(", ")}] for shape ${fmtShape(shape)}`,
+        `Cannot run ${op}: axis ${a} is repeated in [${list.join(", ")}] for shape ${
+          fmtShape(shape)
+        }`,
       );
     }
     seen.add(n);
