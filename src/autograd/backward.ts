@@ -13,7 +13,7 @@
 
 import { engine as defaultEngine } from "../gpu/engine.ts";
 import { DTYPE_BYTES, isFloat } from "../dtype.ts";
-import { fmtShape, type Tensor } from "../tensor.ts";
+import { fmtShape, Tensor } from "../tensor.ts";
 import { keep } from "../memory.ts";
 import { full } from "../ops/creation.ts";
 import { add, cast } from "../ops/elementwise.ts";
@@ -93,7 +93,9 @@ function run(
   wanted: Set<Tensor> | null,
   retainGraph: boolean,
 ): { finals: Map<Tensor, Tensor>; external: Set<Tensor> } {
-  if (loss.isDisposed) throw new Error(`Cannot run ${op}: the loss ${loss.describe()} was disposed`);
+  if (loss.isDisposed) {
+    throw new Error(`Cannot run ${op}: the loss ${loss.describe()} was disposed`);
+  }
   if (!loss.requiresGrad) {
     throw new Error(
       `Cannot run ${op}: ${loss.describe()} does not require grad (no input of the ops that made ` +
@@ -440,3 +442,22 @@ export function grad(fn: (...params: Tensor[]) => Tensor): (...params: Tensor[])
     return grads;
   };
 }
+
+declare module "../tensor.ts" {
+  interface Tensor {
+    /**
+     * `backward(this, opts)`: backpropagate from this tensor into the `.grad` of the leaves
+     * (see {@link backward}). Available once src/autograd/backward.ts is loaded (mod.ts loads it).
+     *
+     * @example
+     * ```ts
+     * tidy(() => mean(square(sub(pred(w), y))).backward());
+     * ```
+     */
+    backward(opts?: BackwardOptions): void;
+  }
+}
+
+Tensor.prototype.backward = function (this: Tensor, opts?: BackwardOptions): void {
+  backward(this, opts);
+};
