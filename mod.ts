@@ -77,7 +77,7 @@ export {
   unary,
   where,
 } from "./src/ops/elementwise.ts";
-export { noGrad } from "./src/autograd/tape.ts";
+export * from "./src/autograd/mod.ts";
 export {
   argmax,
   argmin,
