@@ -97,3 +97,4 @@ export { layerNorm, lnPre } from "./src/ops/layernorm.ts";
 export type { LayerNormOptions, LayerNormResult } from "./src/ops/layernorm.ts";
 export { CharTokenizer, GPT2Tokenizer, WordTokenizer } from "./src/io/tokenizers.ts";
 export type { Tokenizer, ToTokensOptions } from "./src/io/tokenizers.ts";
+export * from "./src/model/mod.ts";
