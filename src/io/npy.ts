@@ -76,6 +76,8 @@ export class NpyError extends Error {
   readonly offset?: number;
 
   /**
+   * Creates an error; the readers and writers of this module fill in every field.
+   *
    * @param code machine-readable reason
    * @param message full human-readable message
    * @param offset byte offset in the file, when known
@@ -104,10 +106,15 @@ export interface NpyHeader {
 
 /** The typed array used for each dtype. */
 export interface NpyDataTypes {
+  /** float32. */
   "<f4": Float32Array;
+  /** int32. */
   "<i4": Int32Array;
+  /** uint32. */
   "<u4": Uint32Array;
+  /** float16, as raw bit patterns (decode with `f16ToF32` from `safetensors.ts`). */
   "<f2": Uint16Array;
+  /** int64, range-checked into int32. */
   "<i8": Int32Array;
 }
 
@@ -524,7 +531,9 @@ export function writeNpy(array: NpyInput): Uint8Array {
   if (!(data instanceof Uint8Array) && !(data instanceof (expected[dtype] as typeof Uint8Array))) {
     throw new NpyError(
       "invalid-argument",
-      `${WRITE}${dtype} data must be a ${(expected[dtype] as typeof Uint8Array).name} or Uint8Array`,
+      `${WRITE}${dtype} data must be a ${
+        (expected[dtype] as typeof Uint8Array).name
+      } or Uint8Array`,
     );
   }
   const need = elementCount(shape) * ITEM_SIZE[dtype];

@@ -24,6 +24,13 @@
  *   to get the reference behaviour (code `"offsets-gap"`).
  * - A key that appears twice in one JSON object is rejected (`"duplicate-key"`) instead
  *   of letting the last one win, so two readers can never disagree about the contents.
+ * - The header is parsed by a strict, iterative JSON parser in this module rather than
+ *   `JSON.parse` (which, in V8 15.0 as shipped with Deno 2.9.6, can return a wrong key for
+ *   escaped object keys); nesting deeper than 128 levels is rejected.
+ *
+ * Memory: parsing a header allocates JavaScript objects in proportion to the header size
+ * (at most `maxHeaderSize`, 100 MB by default; real headers are kilobytes to a few MB),
+ * never in proportion to shapes or offsets, which are checked against the file size first.
  *
  * This module uses only web-platform APIs (no Deno, no Node), so it runs in browsers.
  *
@@ -158,6 +165,8 @@ export class SafetensorsError extends Error {
   readonly otherKey?: string;
 
   /**
+   * Creates an error; the readers and writers of this module fill in every field.
+   *
    * @param code machine-readable reason
    * @param message full human-readable message
    * @param details the tensor and offsets at fault, and the cause
@@ -456,29 +465,11 @@ function parseHeaderBody(
   } catch (cause) {
     throw new SafetensorsError("header-json", `${READ}header is not valid UTF-8`, { cause });
   }
-  let root: unknown;
-  try {
-    root = JSON.parse(text);
-  } catch (cause) {
-    const why = cause instanceof Error ? cause.message : String(cause);
-    throw new SafetensorsError("header-json", `${READ}header is not valid JSON (${why})`, {
-      cause,
-    });
-  }
+  const root = parseJson(text);
   if (!isPlainObject(root)) {
     throw new SafetensorsError(
       "header-not-object",
       `${READ}header must be a JSON object, got ${show(root)}`,
-    );
-  }
-  const dup = findDuplicateKey(text);
-  if (dup !== undefined) {
-    throw new SafetensorsError(
-      "duplicate-key",
-      `${READ}header repeats the key ${q(dup.key)} ${
-        dup.topLevel ? "at the top level" : "inside one object"
-      }`,
-      dup.topLevel ? { key: dup.key } : {},
     );
   }
 
@@ -516,21 +507,27 @@ function parseHeaderBody(
   return { fileSize, headerSize, dataStart, tensors, metadata };
 }
 
+const ENTRY_FIELDS = ["dtype", "shape", "data_offsets"] as const;
+
 function parseEntry(
   name: string,
   entry: unknown,
   dataStart: number,
   dataSize: number,
 ): SafetensorsEntry {
-  const tn = `tensor ${q(name)}`;
+  const tn = () => `tensor ${q(name)}`;
   if (!isPlainObject(entry)) {
-    throw new SafetensorsError("bad-entry", `${READ}${tn} must be an object, got ${show(entry)}`, {
-      key: name,
-    });
+    throw new SafetensorsError(
+      "bad-entry",
+      `${READ}${tn()} must be an object, got ${show(entry)}`,
+      {
+        key: name,
+      },
+    );
   }
-  for (const field of ["dtype", "shape", "data_offsets"]) {
+  for (const field of ENTRY_FIELDS) {
     if (!hasOwn(entry, field)) {
-      throw new SafetensorsError("bad-entry", `${READ}${tn} has no "${field}" field`, {
+      throw new SafetensorsError("bad-entry", `${READ}${tn()} has no "${field}" field`, {
         key: name,
       });
     }
@@ -541,65 +538,68 @@ function parseEntry(
   if (!Array.isArray(offs) || offs.length !== 2) {
     throw new SafetensorsError(
       "bad-entry",
-      `${READ}${tn} has data_offsets ${show(offs)} (expected [begin, end])`,
+      `${READ}${tn()} has data_offsets ${show(offs)} (expected [begin, end])`,
       { key: name },
     );
   }
-  const [b, e] = offs as unknown[];
-  const numeric = typeof b === "number" && typeof e === "number";
-  const offsets = numeric ? [b, e] as const : undefined;
+  const b: unknown = offs[0];
+  const e: unknown = offs[1];
   if (!isNonNegativeSafeInteger(b) || !isNonNegativeSafeInteger(e)) {
+    const numeric = typeof b === "number" && typeof e === "number";
     throw new SafetensorsError(
       "bad-entry",
-      `${READ}${tn} has data_offsets ${show(offs)} (offsets must be non-negative integers)`,
-      { key: name, offsets },
+      `${READ}${tn()} has data_offsets ${show(offs)} (offsets must be non-negative integers)`,
+      { key: name, offsets: numeric ? [b, e] : undefined },
     );
   }
-  const os = `data_offsets [${b}, ${e}]`;
-  const details = { key: name, offsets: [b, e] as const };
+  // Built only on the error paths: this function runs once per tensor.
+  const os = () => `data_offsets [${b}, ${e}]`;
+  const details = (): SafetensorsErrorDetails => ({ key: name, offsets: [b, e] });
 
   if (typeof dtype !== "string") {
     throw new SafetensorsError(
       "bad-entry",
-      `${READ}${tn} with ${os} has dtype ${show(dtype)} (expected a string)`,
-      details,
+      `${READ}${tn()} with ${os()} has dtype ${show(dtype)} (expected a string)`,
+      details(),
     );
   }
   if (!isSafetensorsDtype(dtype)) {
     throw new SafetensorsError(
       "dtype-unknown",
-      `${READ}${tn} with ${os} has unknown dtype ${q(dtype)} ` +
+      `${READ}${tn()} with ${os()} has unknown dtype ${q(dtype)} ` +
         `(supported: ${SAFETENSORS_DTYPES.join(", ")})`,
-      details,
+      details(),
     );
   }
   if (!Array.isArray(shape)) {
     throw new SafetensorsError(
       "bad-entry",
-      `${READ}${tn} with ${os} has shape ${show(shape)} (expected an array)`,
-      details,
+      `${READ}${tn()} with ${os()} has shape ${show(shape)} (expected an array)`,
+      details(),
     );
   }
   for (let i = 0; i < shape.length; i++) {
     if (!isNonNegativeSafeInteger(shape[i])) {
       throw new SafetensorsError(
         "bad-entry",
-        `${READ}${tn} with ${os} has shape ${show(shape)} ` +
+        `${READ}${tn()} with ${os()} has shape ${show(shape)} ` +
           `(dimension ${i} is ${show(shape[i])}; dimensions must be non-negative integers)`,
-        details,
+        details(),
       );
     }
   }
   if (e < b) {
-    throw new SafetensorsError("offsets-reversed", `${READ}${tn} has ${os} (end before begin)`, {
-      ...details,
-    });
+    throw new SafetensorsError(
+      "offsets-reversed",
+      `${READ}${tn()} has ${os()} (end before begin)`,
+      details(),
+    );
   }
   if (e > dataSize) {
     throw new SafetensorsError(
       "offsets-out-of-range",
-      `${READ}${tn} has ${os} (end past the data region, which is ${dataSize} bytes)`,
-      details,
+      `${READ}${tn()} has ${os()} (end past the data region, which is ${dataSize} bytes)`,
+      details(),
     );
   }
   const dims = shape as number[];
@@ -608,10 +608,10 @@ function parseEntry(
   if (need !== e - b) {
     throw new SafetensorsError(
       "shape-mismatch",
-      `${READ}${tn} has ${os} (${e - b} bytes) but shape ${showShape(dims)} of ${dtype} needs ${
+      `${READ}${tn()} has ${os()} (${e - b} bytes) but shape ${showShape(dims)} of ${dtype} needs ${
         Number.isFinite(need) ? `${need} bytes` : "more than 2^53 bytes"
       }`,
-      details,
+      details(),
     );
   }
   return {
@@ -667,46 +667,222 @@ function checkLayout(
   }
 }
 
+/** Deepest JSON nesting accepted; a valid header needs 3 levels. */
+const MAX_JSON_DEPTH = 128;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+const JSON_ESCAPES: Readonly<Record<string, string>> = {
+  '"': '"',
+  "\\": "\\",
+  "/": "/",
+  b: "\b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "\t",
+};
+
 /**
- * Finds a key repeated within one object of already-validated JSON text. Iterative, so
- * deep nesting cannot overflow the stack.
+ * Strict, iterative JSON parser (RFC 8259) used instead of `JSON.parse`, because:
+ * - a key repeated within one object must be an error, not "last one wins";
+ * - nesting depth is bounded without relying on the engine's stack;
+ * - V8 15.0 (Deno 2.9.6) has a `JSON.parse` bug that can return a stale, wrong key for an
+ *   escaped object key (after `{"q":1,"a\\":1}`, parsing `{"q":1,"a\n":2}` yields the key
+ *   `a\` instead of `a` + newline), which would silently rename tensors.
+ *
+ * A `"__proto__"` key becomes an ordinary own property (via `Object.defineProperty`).
+ * Throws {@linkcode SafetensorsError} with code `"header-json"` or `"duplicate-key"`.
  */
-function findDuplicateKey(text: string): { key: string; topLevel: boolean } | undefined {
-  const stack: (Set<string> | null)[] = [];
+function parseJson(text: string): unknown {
   const n = text.length;
-  let i = 0;
-  while (i < n) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      const start = i++;
-      let escaped = false;
-      while (i < n) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c) {
-          escaped = true;
-          i += 2;
-        } else if (d === 0x22) break;
-        else i++;
-      }
-      const raw = text.slice(start, i + 1);
-      i++;
-      let j = i;
-      while (j < n && (text.charCodeAt(j) === 0x20 || text.charCodeAt(j) === 0x0a ||
-        text.charCodeAt(j) === 0x0d || text.charCodeAt(j) === 0x09)) j++;
-      const top = stack[stack.length - 1];
-      if (j < n && text.charCodeAt(j) === 0x3a && top) {
-        const key = escaped ? JSON.parse(raw) as string : raw.slice(1, -1);
-        if (top.has(key)) return { key, topLevel: stack.length === 1 };
-        top.add(key);
-      }
-      continue;
+  let pos = 0;
+  const fail = (what: string): never => {
+    const near = pos < n ? `${JSON.stringify(text.slice(pos, pos + 10))} at` : "end of input,";
+    throw new SafetensorsError(
+      "header-json",
+      `${READ}header is not valid JSON (${what}: ${near} character ${pos})`,
+    );
+  };
+  const ws = () => {
+    for (;;) {
+      const c = text.charCodeAt(pos);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++;
+      else return;
     }
-    if (c === 0x7b) stack.push(new Set());
-    else if (c === 0x5b) stack.push(null);
-    else if (c === 0x7d || c === 0x5d) stack.pop();
-    i++;
+  };
+  const str = (): string => {
+    // At an opening quote.
+    pos++;
+    let out = "";
+    let chunk = pos;
+    for (;;) {
+      if (pos >= n) fail("unterminated string");
+      const c = text.charCodeAt(pos);
+      if (c === QUOTE) {
+        out += text.slice(chunk, pos);
+        pos++;
+        return out;
+      }
+      if (c < 0x20) fail("control character in string");
+      if (c !== BACKSLASH) {
+        pos++;
+        continue;
+      }
+      out += text.slice(chunk, pos);
+      const e = text[pos + 1];
+      if (e === "u") {
+        const hex = text.slice(pos + 2, pos + 6);
+        if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail("bad \\u escape");
+        out += String.fromCharCode(parseInt(hex, 16));
+        pos += 6;
+      } else if (e !== undefined && Object.prototype.hasOwnProperty.call(JSON_ESCAPES, e)) {
+        out += JSON_ESCAPES[e];
+        pos += 2;
+      } else fail("bad escape");
+      chunk = pos;
+    }
+  };
+
+  const digit = (c: number) => c >= 0x30 && c <= 0x39;
+  const num = (): number => {
+    // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    const start = pos;
+    if (text.charCodeAt(pos) === 0x2d) pos++;
+    const first = text.charCodeAt(pos);
+    if (first === 0x30) pos++;
+    else if (digit(first)) {
+      while (digit(text.charCodeAt(pos))) pos++;
+    } else fail("bad number");
+    let c = text.charCodeAt(pos);
+    if (c === 0x2e) {
+      pos++;
+      if (!digit(text.charCodeAt(pos))) fail("bad number");
+      while (digit(text.charCodeAt(pos))) pos++;
+      c = text.charCodeAt(pos);
+    }
+    if (c === 0x65 || c === 0x45) {
+      pos++;
+      c = text.charCodeAt(pos);
+      if (c === 0x2b || c === 0x2d) pos++;
+      if (!digit(text.charCodeAt(pos))) fail("bad number");
+      while (digit(text.charCodeAt(pos))) pos++;
+    }
+    return Number(text.slice(start, pos));
+  };
+
+  interface Frame {
+    value: Record<string, unknown> | unknown[];
+    key: string | null; // objects: the key whose value is being parsed
   }
-  return undefined;
+  const stack: Frame[] = [];
+
+  /** Reads `"key" :` into the current object frame. */
+  const key = (frame: Frame) => {
+    ws();
+    if (text.charCodeAt(pos) !== QUOTE) fail("expected a string key");
+    const k = str();
+    if (Object.prototype.hasOwnProperty.call(frame.value, k)) {
+      const top = stack.length === 1;
+      throw new SafetensorsError(
+        "duplicate-key",
+        `${READ}header repeats the key ${q(k)} ${top ? "at the top level" : "inside one object"}`,
+        top ? { key: k } : {},
+      );
+    }
+    ws();
+    if (text.charCodeAt(pos) !== COLON) fail('expected ":"');
+    pos++;
+    frame.key = k;
+  };
+
+  for (;;) {
+    // Parse one value (opening containers pushes a frame and goes round again).
+    ws();
+    const c = text.charCodeAt(pos);
+    let value: unknown;
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (stack.length >= MAX_JSON_DEPTH) fail(`nested deeper than ${MAX_JSON_DEPTH} levels`);
+      pos++;
+      ws();
+      if (c === OPEN_BRACE) {
+        const frame: Frame = { value: {}, key: null };
+        if (text.charCodeAt(pos) === CLOSE_BRACE) {
+          pos++;
+          value = frame.value;
+        } else {
+          stack.push(frame);
+          key(frame);
+          continue;
+        }
+      } else {
+        if (text.charCodeAt(pos) === CLOSE_BRACKET) {
+          pos++;
+          value = [];
+        } else {
+          stack.push({ value: [], key: null });
+          continue;
+        }
+      }
+    } else if (c === QUOTE) {
+      value = str();
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      value = num();
+    } else if (c === 0x74 && text.startsWith("true", pos)) {
+      pos += 4;
+      value = true;
+    } else if (c === 0x66 && text.startsWith("false", pos)) {
+      pos += 5;
+      value = false;
+    } else if (c === 0x6e && text.startsWith("null", pos)) {
+      pos += 4;
+      value = null;
+    } else {
+      fail(pos >= n ? "unexpected end" : "unexpected character");
+    }
+
+    // Store the value, then close as many containers as the input closes.
+    for (;;) {
+      const frame = stack[stack.length - 1];
+      if (frame === undefined) {
+        ws();
+        if (pos < n) fail("unexpected text after the top-level value");
+        return value;
+      }
+      if (Array.isArray(frame.value)) frame.value.push(value);
+      else if (frame.key !== "__proto__") frame.value[frame.key!] = value;
+      else {
+        // Plain assignment would set the prototype instead of creating a property.
+        Object.defineProperty(frame.value, frame.key, {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      ws();
+      const d = text.charCodeAt(pos);
+      if (d === COMMA) {
+        pos++;
+        if (!Array.isArray(frame.value)) key(frame);
+        break; // parse the next value
+      }
+      if (d === (Array.isArray(frame.value) ? CLOSE_BRACKET : CLOSE_BRACE)) {
+        pos++;
+        stack.pop();
+        value = frame.value;
+        continue;
+      }
+      fail(Array.isArray(frame.value) ? 'expected "," or "]"' : 'expected "," or "}"');
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -719,19 +895,21 @@ function findDuplicateKey(text: string): { key: string; topLevel: boolean } | un
 export class SafetensorsFile implements SafetensorsHeader {
   /** The whole file. */
   readonly bytes: Uint8Array;
-  /** @inheritdoc */
+  /** Total size of the file in bytes. */
   readonly fileSize: number;
-  /** @inheritdoc */
+  /** Length of the JSON header in bytes (the value of the 8-byte prefix). */
   readonly headerSize: number;
-  /** @inheritdoc */
+  /** Absolute offset of the data region (`8 + headerSize`). */
   readonly dataStart: number;
-  /** @inheritdoc */
+  /** All tensors, sorted by `begin` (then `end`, then name). */
   readonly tensors: readonly SafetensorsEntry[];
-  /** @inheritdoc */
+  /** The `__metadata__` object; `{}` when absent. */
   readonly metadata: Readonly<Record<string, string>>;
   #index: Map<string, SafetensorsEntry>;
 
   /**
+   * Wraps a file and its header; normally called by {@linkcode readSafetensors}.
+   *
    * @param bytes the whole file
    * @param header its validated header (from {@linkcode parseSafetensorsHeader})
    */
@@ -745,7 +923,8 @@ export class SafetensorsFile implements SafetensorsHeader {
     this.dataStart = header.dataStart;
     this.tensors = header.tensors;
     this.metadata = header.metadata;
-    this.#index = new Map(header.tensors.map((t) => [t.name, t]));
+    this.#index = new Map();
+    for (const t of header.tensors) this.#index.set(t.name, t);
   }
 
   /**
@@ -1145,6 +1324,36 @@ export function toFloat32(tensor: { dtype: SafetensorsDtype; bytes: Uint8Array }
 // ---------------------------------------------------------------------------------------
 // writing
 
+/** Position in the reference implementation's `Dtype` enum; the writer sorts by it, descending. */
+const WRITE_RANK: Readonly<Record<SafetensorsDtype, number>> = {
+  BOOL: 0,
+  U8: 1,
+  I8: 2,
+  F16: 3,
+  BF16: 4,
+  I32: 5,
+  U32: 6,
+  F32: 7,
+  F64: 8,
+  I64: 9,
+};
+
+/** Orders strings by code point, i.e. like their UTF-8 bytes (Rust's `String` order). */
+function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (0xD800-0xDFFF) encode code points above 0xFFFF: they sort after 0xE000-0xFFFF.
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys && (xs ? y >= 0xe000 : x >= 0xe000)) return xs ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 /** One tensor to write: its raw data is taken byte for byte (platform order, i.e. LE). */
 export interface SafetensorsTensorInput {
   /** Element type. */
@@ -1168,11 +1377,13 @@ export interface SafetensorsWriteOptions {
 /**
  * Serialises tensors (and optional string metadata) to safetensors bytes.
  *
- * Deterministic: tensors are laid out by element size, largest first, then by name
- * (UTF-16 code-unit order), so every tensor starts at a multiple of its element size; the
- * header lists `__metadata__` (keys sorted) first, then the tensors in data order, and is
- * padded with spaces so that the data region starts at a multiple of 8, like the
- * reference implementation.
+ * Deterministic, and byte-identical to the reference implementation (up to the order of
+ * metadata keys, which it leaves to a hash map): tensors are laid out in the reference's
+ * dtype order (I64, F64, F32, U32, I32, BF16, F16, I8, U8, BOOL: larger elements first),
+ * then by name in code-point (UTF-8 byte) order, so every tensor starts at a multiple of
+ * its element size; the header lists `__metadata__` (keys in code-point order) first, then
+ * the tensors in data order, and is padded with spaces so that the data region starts at a
+ * multiple of 8.
  *
  * @throws {SafetensorsError} for bad input (`"invalid-argument"`, `"dtype-unknown"`,
  * `"bad-entry"`, `"shape-mismatch"`, `"bad-metadata"`, `"header-too-large"`)
@@ -1205,30 +1416,34 @@ export function writeSafetensors(
   const items: Item[] = [];
   for (const name of Object.keys(tensors)) {
     const t = (tensors as Record<string, unknown>)[name];
-    const tn = `tensor ${q(name)}`;
+    const tn = () => `tensor ${q(name)}`;
     if (name === "__metadata__") {
       throw new SafetensorsError("bad-entry", `${WRITE}"__metadata__" is reserved`, { key: name });
     }
     if (!isPlainObject(t)) {
-      throw new SafetensorsError("bad-entry", `${WRITE}${tn} must be an object`, { key: name });
+      throw new SafetensorsError("bad-entry", `${WRITE}${tn()} must be an object`, { key: name });
     }
     const { dtype, shape, data } = t;
     if (!isSafetensorsDtype(dtype)) {
-      throw new SafetensorsError("dtype-unknown", `${WRITE}${tn} has unknown dtype ${show(dtype)}`, {
-        key: name,
-      });
+      throw new SafetensorsError(
+        "dtype-unknown",
+        `${WRITE}${tn()} has unknown dtype ${show(dtype)}`,
+        {
+          key: name,
+        },
+      );
     }
     if (!Array.isArray(shape) || !shape.every(isNonNegativeSafeInteger)) {
       throw new SafetensorsError(
         "bad-entry",
-        `${WRITE}${tn} has shape ${show(shape)} (expected non-negative integers)`,
+        `${WRITE}${tn()} has shape ${show(shape)} (expected non-negative integers)`,
         { key: name },
       );
     }
     if (!ArrayBuffer.isView(data)) {
       throw new SafetensorsError(
         "bad-entry",
-        `${WRITE}${tn} data must be a typed array or DataView`,
+        `${WRITE}${tn()} data must be a typed array or DataView`,
         { key: name },
       );
     }
@@ -1236,7 +1451,7 @@ export function writeSafetensors(
     if (data.byteLength !== need) {
       throw new SafetensorsError(
         "shape-mismatch",
-        `${WRITE}${tn} has ${data.byteLength} bytes of data but shape ${
+        `${WRITE}${tn()} has ${data.byteLength} bytes of data but shape ${
           showShape(shape)
         } of ${dtype} needs ${Number.isFinite(need) ? need : "more than 2^53"}`,
         { key: name },
@@ -1250,7 +1465,7 @@ export function writeSafetensors(
     });
   }
   items.sort((a, b) =>
-    DTYPE_SIZE[b.dtype] - DTYPE_SIZE[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    WRITE_RANK[b.dtype] - WRITE_RANK[a.dtype] || compareCodePoints(a.name, b.name)
   );
 
   const parts: string[] = [];
@@ -1258,7 +1473,7 @@ export function writeSafetensors(
     if (!isPlainObject(metadata)) {
       throw new SafetensorsError("bad-metadata", `${WRITE}metadata must be an object of strings`);
     }
-    const keys = Object.keys(metadata).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const keys = Object.keys(metadata).sort(compareCodePoints);
     const kv: string[] = [];
     for (const k of keys) {
       const v = (metadata as Record<string, unknown>)[k];
