@@ -98,3 +98,19 @@ export type { LayerNormOptions, LayerNormResult } from "./src/ops/layernorm.ts";
 export { CharTokenizer, GPT2Tokenizer, WordTokenizer } from "./src/io/tokenizers.ts";
 export type { Tokenizer, ToTokensOptions } from "./src/io/tokenizers.ts";
 export * from "./src/model/mod.ts";
+export {
+  checkIndexDtype,
+  checkIndices,
+  concat,
+  embedding,
+  gather,
+  oneHot,
+  scatterAdd,
+} from "./src/ops/indexing.ts";
+export type { GatherOptions, OneHotOptions, ScatterOptions } from "./src/ops/indexing.ts";
+export { crossEntropy, logProbsAt } from "./src/ops/loss.ts";
+export type { CrossEntropyOptions } from "./src/ops/loss.ts";
+export { topk } from "./src/ops/topk.ts";
+export type { TopkOptions } from "./src/ops/topk.ts";
+export { matmul, matmulVariants } from "./src/ops/matmul.ts";
+export type { MatmulOptions } from "./src/ops/matmul.ts";

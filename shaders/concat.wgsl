@@ -22,21 +22,20 @@ struct Params {
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) {
-    return;
+  // Grid-stride loop: a capped number of workgroups covers any size.
+  for (var i = gid.x + gid.y * nwg.x * 256u; i < p.n; i = i + nwg.x * nwg.y * 256u) {
+    var rem = i;
+    var si = p.src_off;
+    var di = p.dst_off;
+    for (var d = i32(p.rank) - 1; d >= 0; d = d - 1) {
+      let q = u32(d) / 4u;
+      let r = u32(d) % 4u;
+      let size = p.shape[q][r];
+      let coord = rem % size;
+      rem = rem / size;
+      si = si + coord * p.src_stride[q][r];
+      di = di + coord * p.dst_stride[q][r];
+    }
+    dst[di] = src[si];
   }
-  var rem = i;
-  var si = p.src_off;
-  var di = p.dst_off;
-  for (var d = i32(p.rank) - 1; d >= 0; d = d - 1) {
-    let q = u32(d) / 4u;
-    let r = u32(d) % 4u;
-    let size = p.shape[q][r];
-    let coord = rem % size;
-    rem = rem / size;
-    si = si + coord * p.src_stride[q][r];
-    di = di + coord * p.dst_stride[q][r];
-  }
-  dst[di] = src[si];
 }

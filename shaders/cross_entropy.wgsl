@@ -4,22 +4,20 @@
 // (running max m and sum s of exp(x - m)), the workgroup merges the (m, s) pairs in a fixed
 // tree order, and thread 0 writes
 //   lse[row]  = m + log(s)
-//   loss[row] = lse - x[target]   (MODE 0: cross-entropy)
-//             = x[target] - lse   (MODE 1: log-probability of the target)
+//   loss[row] = lse - x[target]   (p.mode 0: cross-entropy)
+//             = x[target] - lse   (p.mode 1: log-probability of the target)
 // A row whose target equals the ignore index gets 0; a target outside [0, vocab) gets NaN (the
 // GPU cannot throw: NaN makes the bad target visible in the result).
 //
 // Entry point `reduce` (compiled with T = f32): one workgroup sums the per-row losses, bound as
 // `x`, in a fixed order and writes loss[0] = the sum divided by the number of rows not ignored
-// (MEAN 1: mean) or the sum (MEAN 0). A mean over no rows is NaN.
+// (p.mean 1) or the sum (p.mean 0). A mean over no rows is NaN.
 //
 // Filled in by src/kernels/cross_entropy.ts:
 //   ENABLE   `enable f16;` for f16 logits
 //   T        logits storage type
 //   IDX      target storage type (i32 or u32)
 //   WG       threads per workgroup (a power of two)
-//   MODE     0 or 1, as above (entry point rows)
-//   MEAN     1 for a mean, 0 for a sum (entry point reduce)
 //   VALID    boolean expression: target `tg` is in [0, vocab)
 //   IGNORED  boolean expression: target `tg` is the ignore index
 {{ENABLE}}
@@ -31,8 +29,8 @@ struct Params {
   t_off: u32,
   ignore_bits: u32,
   has_ignore: u32,
-  _pad0: u32,
-  _pad1: u32,
+  mode: u32,
+  mean: u32,
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -47,7 +45,9 @@ var<workgroup> wm: array<f32, {{WG}}>;
 var<workgroup> ws: array<f32, {{WG}}>;
 
 fn nan() -> f32 {
-  return bitcast<f32>(0x7fc00000u);
+  // A runtime bitcast: constant NaN is rejected by some WGSL compilers.
+  let bits = 0x7fc00000u;
+  return bitcast<f32>(bits);
 }
 
 fn is_ignored(tg: {{IDX}}) -> bool {
@@ -100,7 +100,7 @@ fn rows(
       res = nan();
     } else {
       let xt = f32(x[base + u32(tg)]);
-      if ({{MODE}} == 0) {
+      if (p.mode == 0u) {
         res = l - xt;
       } else {
         res = xt - l;
@@ -134,7 +134,7 @@ fn reduce(@builtin(local_invocation_index) t: u32) {
     workgroupBarrier();
   }
   if (t == 0u) {
-    if ({{MEAN}} == 1) {
+    if (p.mean == 1u) {
       if (rc[0] == 0u) {
         loss[0] = nan();
       } else {

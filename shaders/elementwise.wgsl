@@ -50,6 +50,7 @@ fn erf_s(x: f32) -> f32 {
   return sign(x) * y;
 }
 
+// inf and NaN come from a runtime expression: WGSL forbids them as constants (Tint rejects).
 fn pow_s(a: f32, b: f32) -> f32 {
   if (a > 0.0) {
     return pow(a, b);
@@ -57,11 +58,11 @@ fn pow_s(a: f32, b: f32) -> f32 {
   if (a == 0.0) {
     if (b > 0.0) { return 0.0; }
     if (b == 0.0) { return 1.0; }
-    return bitcast<f32>(0x7f800000u);
+    return bitcast<f32>(0x7f800000u | (p.n & 0u));
   }
   // Negative base: defined for integer exponents only.
   if (b != floor(b)) {
-    return bitcast<f32>(0x7fc00000u);
+    return bitcast<f32>(0x7fc00000u | (p.n & 0u));
   }
   let m = pow(-a, b);
   if (fract(b * 0.5) != 0.0) { return -m; }

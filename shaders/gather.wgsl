@@ -32,18 +32,16 @@ struct Params {
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let e = gid.x + gid.y * nwg.x * 256u;
-  if (e >= p.total) {
-    return;
+  // Grid-stride loop: a capped number of workgroups covers any size.
+  for (var e = gid.x + gid.y * nwg.x * 256u; e < p.total; e = e + nwg.x * nwg.y * 256u) {
+    let i = e % p.inner;
+    let q = e / p.inner;
+    let j = q % p.m;
+    let o = q / p.m;
+    let raw = idx[p.idx_off + j];
+    let r = {{CLAMP}};
+    if (r >= p.lo && r < p.hi) {
+      out[e] = x[p.x_off + o * p.x_outer + (r - p.lo) * p.inner + i];
+    }
   }
-  let i = e % p.inner;
-  let q = e / p.inner;
-  let j = q % p.m;
-  let o = q / p.m;
-  let raw = idx[p.idx_off + j];
-  let r = {{CLAMP}};
-  if (r < p.lo || r >= p.hi) {
-    return;
-  }
-  out[e] = x[p.x_off + o * p.x_outer + (r - p.lo) * p.inner + i];
 }

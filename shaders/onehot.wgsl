@@ -19,11 +19,10 @@ struct Params {
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let e = gid.x + gid.y * nwg.x * 256u;
-  if (e >= p.total) {
-    return;
+  // Grid-stride loop: a capped number of workgroups covers any size.
+  for (var e = gid.x + gid.y * nwg.x * 256u; e < p.total; e = e + nwg.x * nwg.y * 256u) {
+    let c = e % p.n;
+    let raw = idx[p.idx_off + e / p.n];
+    out[e] = select({{T}}(0), {{T}}(1), {{MATCH}});
   }
-  let c = e % p.n;
-  let raw = idx[p.idx_off + e / p.n];
-  out[e] = select({{T}}(0), {{T}}(1), {{MATCH}});
 }

@@ -17,7 +17,15 @@ function idxExprs(idt: "i32" | "u32"): { VALID: string; IGNORED: string } {
     : { VALID: "tg < p.vocab", IGNORED: "tg == p.ignore_bits" };
 }
 
-function params(rows: number, vocab: number, xOff: number, tOff: number, ignore?: number) {
+function params(
+  rows: number,
+  vocab: number,
+  xOff: number,
+  tOff: number,
+  ignore: number | undefined,
+  mode: number,
+  mean: number,
+) {
   return new Params()
     .u32(rows)
     .u32(vocab)
@@ -25,8 +33,16 @@ function params(rows: number, vocab: number, xOff: number, tOff: number, ignore?
     .u32(tOff)
     .i32(ignore ?? 0)
     .u32(ignore === undefined ? 0 : 1)
-    .u32(0).u32(0).bytes();
+    .u32(mode)
+    .u32(mean)
+    .bytes();
 }
+
+/**
+ * Threads per workgroup. 64 streams a 50257-entry row well enough, and keeps the workgroup
+ * arrays small: the GL backend zero-fills them with code that compiles slowly when large.
+ */
+const WG = 64;
 
 /**
  * Per-row results for contiguous `logits` [rows, vocab] (any offset) and `targets` [rows]:
@@ -45,29 +61,40 @@ export function crossEntropyRows(
   const rows = logits.size / vocab;
   const loss = empty([rows], "f32", eng);
   const lse = empty([rows], "f32", eng);
-  if (rows === 0) return { loss, lse };
-  checkBindable(op, eng, logits, targets, loss, lse);
-  const WG = vocab >= 2048 ? 256 : 64;
-  const idt = targets.dtype as "i32" | "u32";
-  eng.run({
-    label: op,
-    key: `cross_entropy|rows|${logits.dtype}|${idt}|${WG}|${mode}`,
-    entryPoint: "rows",
-    code: () =>
-      fill(src, {
-        ENABLE: enables(logits.dtype),
-        T: logits.dtype,
-        IDX: idt,
-        WG,
-        MODE: mode === "loss" ? 0 : 1,
-        MEAN: 0,
-        ...idxExprs(idt),
-      }),
-    params: params(rows, vocab, logits.offset, targets.offset, ignoreIndex),
-    inputs: [logits.buffer, targets.buffer],
-    outputs: [loss.buffer, lse.buffer],
-    workgroups: eng.grid(rows * WG, WG),
-  });
+  try {
+    if (rows === 0) return { loss, lse };
+    checkBindable(op, eng, logits, targets, loss, lse);
+    const idt = targets.dtype as "i32" | "u32";
+    eng.run({
+      label: op,
+      key: `cross_entropy|rows|${logits.dtype}|${idt}`,
+      entryPoint: "rows",
+      code: () =>
+        fill(src, {
+          ENABLE: enables(logits.dtype),
+          T: logits.dtype,
+          IDX: idt,
+          WG,
+          ...idxExprs(idt),
+        }),
+      params: params(
+        rows,
+        vocab,
+        logits.offset,
+        targets.offset,
+        ignoreIndex,
+        mode === "loss" ? 0 : 1,
+        0,
+      ),
+      inputs: [logits.buffer, targets.buffer],
+      outputs: [loss.buffer, lse.buffer],
+      workgroups: eng.grid(rows * WG, WG),
+    });
+  } catch (e) {
+    loss.dispose();
+    lse.dispose();
+    throw e;
+  }
   return { loss, lse };
 }
 
@@ -84,28 +111,30 @@ export function crossEntropyReduce(
   ignoreIndex?: number,
 ): Tensor {
   const out = empty([], "f32", eng);
-  const rows = losses.size;
-  checkBindable(op, eng, losses, targets);
-  const WG = 256;
-  const idt = targets.dtype as "i32" | "u32";
-  eng.run({
-    label: op,
-    key: `cross_entropy|reduce|${idt}|${mean}`,
-    entryPoint: "reduce",
-    code: () =>
-      fill(src, {
-        ENABLE: "",
-        T: "f32",
-        IDX: idt,
-        WG,
-        MODE: 0,
-        MEAN: mean ? 1 : 0,
-        ...idxExprs(idt),
-      }),
-    params: params(rows, 1, 0, targets.offset, ignoreIndex),
-    inputs: [losses.buffer, targets.buffer],
-    outputs: [out.buffer],
-    workgroups: [1],
-  });
+  try {
+    const rows = losses.size;
+    checkBindable(op, eng, losses, targets);
+    const idt = targets.dtype as "i32" | "u32";
+    eng.run({
+      label: op,
+      key: `cross_entropy|reduce|${idt}`,
+      entryPoint: "reduce",
+      code: () =>
+        fill(src, {
+          ENABLE: "",
+          T: "f32",
+          IDX: idt,
+          WG,
+          ...idxExprs(idt),
+        }),
+      params: params(rows, 1, 0, targets.offset, ignoreIndex, 0, mean ? 1 : 0),
+      inputs: [losses.buffer, targets.buffer],
+      outputs: [out.buffer],
+      workgroups: [1],
+    });
+  } catch (e) {
+    out.dispose();
+    throw e;
+  }
   return out;
 }

@@ -72,6 +72,17 @@ export function planRows(
   return out;
 }
 
+/** Most threads a grid-stride kernel launches: 4096 workgroups of 256 (each loops over the rest). */
+export const MAX_THREADS = 4096 * 256;
+
+/**
+ * Workgroups for a 1-D grid-stride kernel over `n` items with 256-thread workgroups: one
+ * thread per item up to {@link MAX_THREADS}, fewer beyond (software adapters pay per workgroup).
+ */
+export function strideGrid(eng: Engine, n: number): [number, number, number] {
+  return eng.grid(Math.min(n, MAX_THREADS), 256);
+}
+
 /** WGSL expression clamping the raw index `raw` (of the index dtype) into [0, p.n - 1]. */
 export function clampExpr(idxDtype: "i32" | "u32"): string {
   return idxDtype === "i32" ? "u32(clamp(raw, 0, i32(p.n) - 1))" : "min(raw, p.n - 1u)";
@@ -97,58 +108,61 @@ export function gatherKernel(
   const m = idx.size;
   const outShape = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
   const out = empty(outShape, x.dtype, eng);
-  const total = outer * m * inner;
-  if (total === 0) return out;
-  if (n === 0) {
-    out.dispose();
-    throw new RangeError(
-      `Cannot run ${op}: axis ${axis} of ${x.describe()} is empty, so no index is valid`,
-    );
-  }
-  checkBindable(op, eng, idx, out);
-  let plan: [number, number][];
-  if (outer === 1) {
-    plan = planRows(op, eng, x, inner, n, [x.offset], windowBytes);
-  } else {
-    const whole = x.shape.slice(axis);
-    if ((x.offset + outer * n * inner) * DTYPE_BYTES[x.dtype] > eng.maxBinding) {
+  try {
+    const total = outer * m * inner;
+    if (total === 0) return out;
+    if (n === 0) {
       throw new RangeError(
-        `Cannot run ${op}: ${x.describe()} is larger than maxStorageBufferBindingSize ` +
-          `(${eng.maxBinding} bytes) and axis ${axis} is not its first non-trivial axis; ` +
-          `gather from slices of shape ${fmtShape(whole)}`,
+        `Cannot run ${op}: axis ${axis} of ${x.describe()} is empty, so no index is valid`,
       );
     }
-    plan = [[0, n]];
-  }
-  const vec = x.dtype !== "f16" && inner % 4 === 0 && x.offset % 4 === 0;
-  const w = vec ? 4 : 1;
-  const T = vec ? `vec4<${x.dtype}>` : x.dtype;
-  const idt = idx.dtype as "i32" | "u32";
-  for (const [lo, hi] of plan) {
-    const r = outer === 1
-      ? bindRange(eng, x, x.offset + lo * inner, (hi - lo) * inner)
-      : { binding: x.buffer, off: x.offset };
-    const p = new Params()
-      .u32(total / w)
-      .u32(inner / w)
-      .u32(m)
-      .u32(n)
-      .u32(lo)
-      .u32(hi)
-      .u32(r.off / w)
-      .u32((n * inner) / w)
-      .u32(idx.offset)
-      .u32(0).u32(0).u32(0);
-    eng.run({
-      label: op,
-      key: `gather|${T}|${idt}`,
-      code: () =>
-        fill(src, { ENABLE: enables(x.dtype), T, IDX: idt, CLAMP: clampExpr(idt) }),
-      params: p.bytes(),
-      inputs: [r.binding, idx.buffer],
-      outputs: [out.buffer],
-      workgroups: eng.grid(total / w, 256),
-    });
+    checkBindable(op, eng, idx, out);
+    let plan: [number, number][];
+    if (outer === 1) {
+      plan = planRows(op, eng, x, inner, n, [x.offset], windowBytes);
+    } else {
+      const whole = x.shape.slice(axis);
+      if ((x.offset + outer * n * inner) * DTYPE_BYTES[x.dtype] > eng.maxBinding) {
+        throw new RangeError(
+          `Cannot run ${op}: ${x.describe()} is larger than maxStorageBufferBindingSize ` +
+            `(${eng.maxBinding} bytes) and axis ${axis} is not its first non-trivial axis; ` +
+            `gather from slices of shape ${fmtShape(whole)}`,
+        );
+      }
+      plan = [[0, n]];
+    }
+    const vec = x.dtype !== "f16" && inner % 4 === 0 && x.offset % 4 === 0;
+    const w = vec ? 4 : 1;
+    const T = vec ? `vec4<${x.dtype}>` : x.dtype;
+    const idt = idx.dtype as "i32" | "u32";
+    for (const [lo, hi] of plan) {
+      const r = outer === 1
+        ? bindRange(eng, x, x.offset + lo * inner, (hi - lo) * inner)
+        : { binding: x.buffer, off: x.offset };
+      const p = new Params()
+        .u32(total / w)
+        .u32(inner / w)
+        .u32(m)
+        .u32(n)
+        .u32(lo)
+        .u32(hi)
+        .u32(r.off / w)
+        .u32((n * inner) / w)
+        .u32(idx.offset)
+        .u32(0).u32(0).u32(0);
+      eng.run({
+        label: op,
+        key: `gather|${T}|${idt}`,
+        code: () => fill(src, { ENABLE: enables(x.dtype), T, IDX: idt, CLAMP: clampExpr(idt) }),
+        params: p.bytes(),
+        inputs: [r.binding, idx.buffer],
+        outputs: [out.buffer],
+        workgroups: strideGrid(eng, total / w),
+      });
+    }
+  } catch (e) {
+    out.dispose();
+    throw e;
   }
   return out;
 }

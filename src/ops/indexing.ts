@@ -12,12 +12,11 @@
 
 import { record } from "../autograd/tape.ts";
 import type { DType } from "../dtype.ts";
-import { checkBindable } from "../kernels/_util.ts";
 import { copyInto } from "../kernels/concat.ts";
 import { gatherKernel } from "../kernels/gather.ts";
 import { oneHotKernel } from "../kernels/onehot.ts";
 import { scatterKernel } from "../kernels/scatter.ts";
-import { contiguousStrides, fmtShape, type Shape, sizeOf, type Tensor } from "../tensor.ts";
+import { contiguousStrides, fmtShape, type Shape, type Tensor } from "../tensor.ts";
 import { empty } from "./creation.ts";
 import { contiguous, normAxis } from "./movement.ts";
 
@@ -156,8 +155,10 @@ export interface ScatterOptions {
  * `shape[:axis] + indices.shape + shape[axis+1:]`. Repeated indices accumulate. Deterministic
  * without float atomics: each output element sums its hits in increasing j, so the result is
  * bit-identical run to run and equals a sequential f32 sum in that order. Out-of-range indices
- * are clamped like gather's. Work is about outer·n·m index reads (one workgroup per output row
- * scanning the index list), fine for an embedding gradient (50257 rows × 128 ids).
+ * are clamped like gather's. With fewer indices than rows (an embedding gradient: 50257 rows,
+ * 128 ids) the output is filled and one thread per (index, column) sums its row's hits: work
+ * ~ outer·m²·inner; otherwise one thread per output element scans the index list: work
+ * ~ outer·n·m·inner. An output larger than one storage binding is written in row windows.
  *
  * @example
  * ```ts
@@ -198,21 +199,18 @@ export function scatterAdd(
         `(target ${fmtShape(shape)} with axis ${a} replaced by indices ${fmtShape(indices.shape)})`,
     );
   }
-  if (shape[a] === 0 && indices.size > 0 && sizeOf(shape) === 0 && src.size > 0) {
-    throw new RangeError(
-      `Cannot run scatterAdd: axis ${a} of target ${fmtShape(shape)} is empty, so no index is valid`,
-    );
-  }
   const ins = base ? [base, indices, src] : [indices, src];
   const out = withContiguous(ins, (...cs) => {
-    const [b, i, s] = base ? cs : [null, ...cs];
-    return scatterKernel(src.engine, "scatterAdd", shape, b, i, s, a, opts.windowBytes);
+    const [b, i, s] = base ? cs : [null, cs[0], cs[1]];
+    return scatterKernel(src.engine, "scatterAdd", shape, b, i!, s!, a, opts.windowBytes);
   });
   return record(out, "scatterAdd", ins, { axis: a, shape, hasTarget: base !== null });
 }
 
 /**
- * Join tensors along an existing axis. All must share the dtype and every other axis.
+ * Join tensors along an existing axis. All must share the dtype and every other axis. One strided
+ * copy per input into its slice of the output; only that slice is bound, so concatenating along
+ * the first axis can build a tensor larger than maxStorageBufferBindingSize.
  *
  * @example
  * ```ts
@@ -223,7 +221,9 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new RangeError("Cannot run concat: no tensors given");
   const first = tensors[0];
   if (first.rank === 0) {
-    throw new RangeError(`Cannot run concat: ${first.describe()} is a scalar; it has no axis to join`);
+    throw new RangeError(
+      `Cannot run concat: ${first.describe()} is a scalar; it has no axis to join`,
+    );
   }
   const a = normAxis("concat", axis, first.rank, first.shape);
   for (const t of tensors) {
@@ -244,12 +244,16 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   shape[a] = sizes.reduce((x, y) => x + y, 0);
   const eng = first.engine;
   const out = empty(shape, first.dtype, eng);
-  checkBindable("concat", eng, out);
   const strides = contiguousStrides(shape);
   let at = 0;
-  for (const t of tensors) {
-    copyInto(eng, "concat", t, out, at * strides[a], strides);
-    at += t.shape[a];
+  try {
+    for (const t of tensors) {
+      copyInto(eng, "concat", t, out, at * strides[a], strides);
+      at += t.shape[a];
+    }
+  } catch (e) {
+    out.dispose();
+    throw e;
   }
   return record(out, "concat", [...tensors], { axis: a, sizes });
 }
