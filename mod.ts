@@ -114,3 +114,30 @@ export { topk } from "./src/ops/topk.ts";
 export type { TopkOptions } from "./src/ops/topk.ts";
 export { matmul, matmulVariants } from "./src/ops/matmul.ts";
 export type { MatmulOptions } from "./src/ops/matmul.ts";
+export {
+  blobReader,
+  CheckpointError,
+  checkpointKind,
+  filesSource,
+  loadCheckpoint,
+  MemorySink,
+  saveCheckpoint,
+} from "./src/io/checkpoint.ts";
+export type { ByteReader, ByteWriter, CheckpointSink, CheckpointSource, LoadOptions } from "./src/io/checkpoint.ts";
+export { gpt2Config, loadGpt2 } from "./src/io/gpt2.ts";
+export {
+  centerUnembed,
+  centerWritingWeights,
+  foldLayerNorm,
+  foldValueBiases,
+  processWeights,
+} from "./src/model/processing.ts";
+export type { ProcessOptions } from "./src/model/processing.ts";
+export {
+  openSafetensors,
+  parseSafetensorsHeader,
+  readSafetensors,
+  SafetensorsError,
+  writeSafetensors,
+} from "./src/io/safetensors.ts";
+export { NpyError, readNpy, writeNpy } from "./src/io/npy.ts";
