@@ -29,10 +29,73 @@ export interface BundleResult {
   inputs: string[];
 }
 
-/** Loads `.wgsl` files as text and keeps Deno-only modules out of the bundle. */
+/** Marks a resolve call the plugin makes itself, so that it does not map it again. */
+const MAPPED = Symbol("glassbox mapped");
+
+/** deno.json's `imports`, so that esbuild resolves bare specifiers the way Deno does. */
+function importMap(): Record<string, string> {
+  try {
+    const json = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT)));
+    return (json.imports ?? {}) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+/** A specifier mapped through `imports` (exact keys, and keys ending in "/" as prefixes). */
+export function mapSpecifier(spec: string, imports: Record<string, string>): string | null {
+  if (spec in imports) return imports[spec];
+  let best = "";
+  for (const k of Object.keys(imports)) {
+    if (k.endsWith("/") && spec.startsWith(k) && k.length > best.length) best = k;
+  }
+  return best ? imports[best] + spec.slice(best.length) : null;
+}
+
+/** `npm:pkg@1.2.3/sub` -> `pkg/sub`; null when not an npm: specifier. */
+export function npmToBare(spec: string): string | null {
+  const m = /^npm:\/?(@[^/]+\/[^@/]+|[^@/]+)(?:@[^/]+)?(\/.*)?$/.exec(spec);
+  return m ? m[1] + (m[2] ?? "") : null;
+}
+
+/**
+ * Loads `.wgsl` files as text, resolves bare and `npm:` specifiers through deno.json's import map
+ * and node_modules (as Deno does), and keeps Deno-only modules out of the bundle.
+ */
 const glassboxPlugin: esbuild.Plugin = {
   name: "glassbox",
   setup(build) {
+    const root = decodeURIComponent(ROOT.pathname);
+    const imports = importMap();
+    // An npm package's path inside node_modules. esbuild reads the package's `exports` for
+    // `pkg/sub`; Deno's `npm:pkg/sub` names a file path, so try the path when `exports` refuses.
+    const resolveNpm = async (bare: string, kind: esbuild.ImportKind, importer: string) => {
+      const opts = { kind, resolveDir: root, importer, pluginData: MAPPED };
+      const r = await build.resolve(bare, opts);
+      if (r.errors.length === 0) return r;
+      const direct = await build.resolve(`./node_modules/${bare}`, opts);
+      return direct.errors.length === 0 ? direct : r;
+    };
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.pluginData === MAPPED) return undefined; // our own re-resolution: esbuild's turn
+      if (args.path.startsWith("npm:")) {
+        const bare = npmToBare(args.path);
+        if (!bare) {
+          return { errors: [{ text: `Cannot bundle ${args.path}: unrecognised npm: specifier` }] };
+        }
+        return resolveNpm(bare, args.kind, args.importer);
+      }
+      const mapped = mapSpecifier(args.path, imports);
+      if (mapped === null) return undefined;
+      const bare = npmToBare(mapped);
+      if (bare) return resolveNpm(bare, args.kind, args.importer);
+      return build.resolve(mapped, {
+        kind: args.kind,
+        resolveDir: root,
+        importer: args.importer,
+        pluginData: MAPPED,
+      });
+    });
     // `import src from "x.wgsl" with { type: "text" }`: the attribute is checked here, so a
     // WGSL import without it (which Deno would reject) is also rejected by the bundle.
     build.onResolve({ filter: /\.wgsl$/ }, (args) => {
@@ -53,17 +116,6 @@ const glassboxPlugin: esbuild.Plugin = {
           `Cannot bundle ${args.path}: src/cli/ is Deno-only and must not be imported by mod.ts`,
       }],
     }));
-    // `npm:pkg@1.2.3/sub` as Deno writes it -> `pkg/sub` from the repository's node_modules.
-    build.onResolve({ filter: /^npm:/ }, (args) => {
-      const m = /^npm:(@[^/]+\/[^@/]+|[^@/]+)(?:@[^/]+)?(\/.*)?$/.exec(args.path);
-      if (!m) {
-        return { errors: [{ text: `Cannot bundle ${args.path}: unrecognised npm: specifier` }] };
-      }
-      return build.resolve(m[1] + (m[2] ?? ""), {
-        kind: args.kind,
-        resolveDir: decodeURIComponent(ROOT.pathname),
-      });
-    });
   },
 };
 
