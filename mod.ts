@@ -141,3 +141,14 @@ export {
   writeSafetensors,
 } from "./src/io/safetensors.ts";
 export { NpyError, readNpy, writeNpy } from "./src/io/npy.ts";
+export * from "./src/analysis/mod.ts";
+export {
+  attentionData,
+  attentionDataFromCache,
+  attentionViewFragment,
+  attentionViewHtml,
+  mountAttentionView,
+} from "./src/viz/attention.ts";
+export type { AttentionViewData, AttentionViewOptions } from "./src/viz/attention.ts";
+export { coloredTokens } from "./src/viz/tokens.ts";
+export type { ColoredTokensOptions } from "./src/viz/tokens.ts";
