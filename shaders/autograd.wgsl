@@ -2,6 +2,8 @@
 // zero tensor of the sliced input's shape. Filled in by src/kernels/autograd.ts:
 //   ENABLE   `enable f16;` when the dtype is f16
 //   T        the storage type of G and out
+{{ENABLE}}
+
 struct Params {
   n: u32,
   rank: u32,
@@ -12,7 +14,6 @@ struct Params {
   end: array<vec4<u32>, 2>,
   stride_g: array<vec4<u32>, 2>,
 };
-{{ENABLE}}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> G: array<{{T}}>;
