@@ -112,7 +112,7 @@ export { crossEntropy, logProbsAt } from "./src/ops/loss.ts";
 export type { CrossEntropyOptions } from "./src/ops/loss.ts";
 export { topk } from "./src/ops/topk.ts";
 export type { TopkOptions } from "./src/ops/topk.ts";
-export { matmul, matmulVariants } from "./src/ops/matmul.ts";
+export { matmul, matmulConfigFor, matmulVariants, tuneMatmul } from "./src/ops/matmul.ts";
 export type { MatmulOptions } from "./src/ops/matmul.ts";
 export {
   blobReader,

@@ -30,6 +30,8 @@ export interface Dispatch {
   params?: ArrayBufferView | ArrayBuffer;
   inputs: Binding[];
   outputs: Binding[];
+  /** Other resources (texture views, samplers), bound after the outputs. */
+  resources?: GPUBindingResource[];
   /** Workgroup counts; use {@link Engine.grid} for 1-D work larger than 65535 groups. */
   workgroups: [number, number?, number?];
 }
@@ -245,6 +247,7 @@ export class Engine {
     for (const b of [...d.inputs, ...d.outputs]) {
       entries.push({ binding: binding++, resource: this.#resource(b) });
     }
+    for (const r of d.resources ?? []) entries.push({ binding: binding++, resource: r });
     this.device.pushErrorScope("validation");
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
@@ -275,6 +278,18 @@ export class Engine {
     this.checkAlive();
     this.#endPass();
     this.#encoderNow().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.#pendingOps++;
+  }
+
+  /** Encode a buffer-to-texture copy, in order with the work around it. */
+  copyToTexture(
+    src: GPUTexelCopyBufferInfo,
+    dst: GPUTexelCopyTextureInfo,
+    size: GPUExtent3D,
+  ): void {
+    this.checkAlive();
+    this.#endPass();
+    this.#encoderNow().copyBufferToTexture(src, dst, size);
     this.#pendingOps++;
   }
 

@@ -1394,16 +1394,33 @@ export function runMatmul(eng: Engine, p: MatProblem, cfg: MatmulConfig): void {
   if (cfg.variant === "texture") {
     const jobs = textureJobs(eng, p, cfg);
     if (jobs) {
-      eng.checkAlive();
-      eng.flush(); // work that produced A and B goes first
-      const label = "matmul";
-      submitJobs(eng, jobs).then((e) => {
-        if (e) {
-          let list = lateErrors.get(eng);
-          if (!list) lateErrors.set(eng, list = []);
-          list.push(new KernelError(label, "dispatch", e.message));
+      // Encoded in the engine's batch like every other kernel: copies into the cached
+      // textures and the dispatches run in queue order with the work around them.
+      for (const j of jobs) {
+        if (j.kind === "copy") {
+          eng.copyToTexture(
+            {
+              buffer: j.buffer,
+              offset: j.offset,
+              bytesPerRow: j.bytesPerRow,
+              rowsPerImage: j.height,
+            },
+            { texture: j.texture, origin: [0, 0, j.layer] },
+            [j.width, j.height, 1],
+          );
+        } else {
+          eng.run({
+            label: j.label,
+            key: j.key,
+            code: j.code,
+            params: j.params,
+            inputs: [],
+            outputs: [],
+            resources: j.resources,
+            workgroups: j.workgroups,
+          });
         }
-      });
+      }
       return;
     }
     cfg = registerConfig(classOf(p)); // does not apply here: the register kernel handles everything
