@@ -123,7 +123,13 @@ export {
   MemorySink,
   saveCheckpoint,
 } from "./src/io/checkpoint.ts";
-export type { ByteReader, ByteWriter, CheckpointSink, CheckpointSource, LoadOptions } from "./src/io/checkpoint.ts";
+export type {
+  ByteReader,
+  ByteWriter,
+  CheckpointSink,
+  CheckpointSource,
+  LoadOptions,
+} from "./src/io/checkpoint.ts";
 export { gpt2Config, loadGpt2 } from "./src/io/gpt2.ts";
 export {
   centerUnembed,

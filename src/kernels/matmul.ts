@@ -11,9 +11,9 @@
  *   texture's layout, else a repack dispatch that handles any layout, offset, batch broadcast or
  *   f16), then a register-blocked kernel reads them with `textureLoad`. On lavapipe a texel fetch
  *   is a cheap vector gather while a storage load is a per-lane loop: at 1024³ this ran about
- *   2.3x the register kernel per CPU second. It runs on its own command encoder (the engine's
- *   `run` binds buffers only), after flushing the engine's pending work; its textures are kept
- *   for reuse (up to 256 MiB per engine, see {@link releaseMatmulTextures}).
+ *   2.3x the register kernel per CPU second. Its copies and dispatches are encoded in the
+ *   engine's batch like every other kernel (`eng.copyToTexture`, texture `resources`); the
+ *   textures are kept for reuse (up to 256 MiB per engine, see {@link releaseMatmulTextures}).
  * - `tiled`: 16 x 16 invocations stage tiles of A and B in workgroup memory; each invocation keeps
  *   4 x 4 (or 8 x 8) results. The classic shape for discrete GPUs.
  *
@@ -28,7 +28,7 @@ import registerSrc from "../../shaders/matmul_register.wgsl" with { type: "text"
 import tiledSrc from "../../shaders/matmul_tiled.wgsl" with { type: "text" };
 import textureSrc from "../../shaders/matmul_texture.wgsl" with { type: "text" };
 import packSrc from "../../shaders/matmul_pack.wgsl" with { type: "text" };
-import { type Binding, type Dispatch, type Engine, KernelError } from "../gpu/engine.ts";
+import { type Binding, type Dispatch, type Engine } from "../gpu/engine.ts";
 import { type DType, DTYPE_BYTES } from "../dtype.ts";
 import { collapse } from "./elementwise.ts";
 import { enables, fill, Params } from "./_util.ts";
