@@ -158,3 +158,4 @@ export {
 export type { AttentionViewData, AttentionViewOptions } from "./src/viz/attention.ts";
 export { coloredTokens } from "./src/viz/tokens.ts";
 export type { ColoredTokensOptions } from "./src/viz/tokens.ts";
+export * from "./src/toy/mod.ts";

@@ -18,19 +18,19 @@
 //
 // Two code paths, chosen by REG:
 //   REG true (small N·M), entry point `train`: one workgroup per instance runs `p.steps` whole
-//     steps. Every loop over N and M unrolls, so an invocation keeps private copies of the
-//     parameters and configuration and its row's x, g, h, gh in registers, and sums its rows'
-//     gradient in private memory (acc, P values); the workgroup then adds the WG partial sums, in
-//     workgroup memory (REDSCR false) or through the instance's scratch (REDSCR true).
+//     steps. The generated `reg_step` keeps the instance's parameters and configuration and its
+//     row's x, g, h, gh in registers and sums its rows' gradient in P private scalars; the
+//     workgroup then adds the WG partial sums, in workgroup memory (REDSCR false) or through the
+//     instance's scratch (REDSCR true), and one invocation per parameter applies Adam.
 //   REG false (streaming), entry points `rows` then `grads`, one step per pair of dispatches:
 //     `rows` runs forward and backward with lanes over rows (RA rows per invocation, so each
 //     weight read serves RA rows) and writes x, dL/dy, h, dL/dh to scratch; `grads` sums the
 //     outer products over the batch with lanes over features (RB per invocation, so each read of
-//     h and dL/dh serves RB features) and applies Adam to those features' parameters.
+//     h and dL/dh serves RB features), and applies Adam to those features' parameters.
 //   On lavapipe (the CPU adapter) every storage or workgroup read costs about a gather even at
-//   a lane-uniform address, and a private array indexed by a loop variable that does not unroll
-//   becomes a chain of selects; both paths are laid out so the loops that index private arrays
-//   run over M, RA, RB or (REG) N, which unroll.
+//   a lane-uniform address, and private arrays indexed in loops are slow (and slow to compile),
+//   so src/kernels/toy.ts writes the loops over N, M, RA and RB out as explicit scalar code
+//   (the GEN placeholder); the loops left here run over rows, blocks, steps and parameters.
 // Random bits come from Philox-4x32-10 with a counter (row, block, step, instance) and the seed as
 // key: the batch of any step can be redrawn anywhere (the `generate` entry point, the CPU
 // reference in src/toy/train.ts) without storing it.
@@ -89,7 +89,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> prm: array<f32>;
 // Adam moments [inst, 2, P] (exp_avg then exp_avg_sq).
 @group(0) @binding(3) var<storage, read_write> mom: array<f32>;
-// Scratch [inst, SCR].
+// Scratch. REG: [inst, SCR]. Streaming: per instance X, G, H, GH, loss partials and the
+// gradient (see s_offsets).
 @group(0) @binding(4) var<storage, read_write> scr: array<f32>;
 // Logged losses [slot, inst].
 @group(0) @binding(5) var<storage, read_write> losses: array<f32>;

@@ -1,8 +1,12 @@
 /**
- * Fused kernels for Toy Models of Superposition (shaders/toy_train.wgsl): `toyTrainSteps` runs
- * many whole training steps (data, forward, backward, gradient reduction, Adam) of every model
- * instance in one dispatch, one workgroup per instance; `toyGenerate` writes the batch those
- * steps draw, for the generic autodiff path and for tests.
+ * Fused kernels for Toy Models of Superposition (shaders/toy_train.wgsl). `toyTrainSteps` trains
+ * every model instance with the data drawn on the GPU, forward, backward, the gradient summed
+ * over the batch and Adam all inside the kernels:
+ * - small models (`plan.reg`): one dispatch runs up to 128 whole steps, one workgroup per
+ *   instance, with everything in registers (code generated here);
+ * - larger models (streaming): two dispatches per step, `rows` (forward/backward, lanes over
+ *   rows) and `grads` (gradient over the batch and Adam, lanes over features).
+ * `toyGenerate` writes the batch a step draws, for the generic autodiff path and for tests.
  *
  * @module
  */
@@ -112,7 +116,9 @@ export function planToy(eng: Engine, dims: ToyDims, opts: ToyPlanOptions = {}): 
   let ra = 1, rb = 1, tiles = 0, featureBlocks = 0, scratchPerInstance: number;
   let stepsPerDispatch = 1;
   if (reg) {
-    redScratch = P * wg * 4 > wgsMax;
+    // Large workgroup arrays are zero-initialised element by element on some backends (OpenGL
+    // on llvmpipe takes minutes to compile 3000 floats), so bigger reductions go through scratch.
+    redScratch = P * wg > 1024 || P * wg * 4 > wgsMax;
     scratchPerInstance = redScratch ? wg * P : 1;
     const work = batch * (5 * n * m + 8 * n);
     stepsPerDispatch = opts.stepsPerDispatch ??

@@ -220,6 +220,10 @@ gpuTest(
           nHidden: fc.integer({ min: 1, max: 3 }),
           variant: arbVariant,
           reg: fc.boolean(),
+          // CPU plans use 8 invocations and blocks of rows/features; GPU plans 64 or 256 and
+          // one row/feature each (and 256 with many parameters reduces through scratch).
+          wg: fc.constantFrom(8, 64, 256),
+          blocks: fc.constantFrom(1, 3),
           batch: fc.constantFrom(1, 7, 33, 64, 71),
           seed: fc.integer({ min: 0, max: 2 ** 31 }),
         }),
@@ -232,7 +236,11 @@ gpuTest(
             featureProbability: [1, 0.5, 0.2].slice(0, c.nInstances),
             importance: 0.9,
             seed: c.seed,
-            plan: { reg: c.reg },
+            plan: {
+              reg: c.reg,
+              wg: c.wg,
+              ...(c.reg ? {} : { rowsPerInvocation: c.blocks, featuresPerInvocation: c.blocks }),
+            },
           });
           try {
             const p0 = await model.params.read();
