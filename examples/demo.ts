@@ -11,7 +11,8 @@
  *    features in superposition as sparsity grows.
  * 4. n = 2, m = 1: the phase diagram over feature 1's relative importance 10^[−1, 1] and
  *    1 − S from 1 to 0.01 (not represented / dedicated dimension / antipodal superposition).
- * 5. n = 100, m = 20, equal importance, a sparsity sweep: dimensions per feature against
+ * 5. n = 100, m = 20, equal importance, 1 − S = 20^(−linspace(0, 1)) over 12 instances:
+ *    dimensions per feature against
  *    1/(1 − S), each feature's Dᵢ, and the fractions the paper finds (1, 3/4, 2/3, 1/2, 2/5, 3/8).
  *
  * ```sh
@@ -36,6 +37,8 @@ import {
 } from "../src/cli/toy.ts";
 import { parseFlags } from "../src/cli/args.ts";
 import {
+  DIMENSION_FRACTIONS,
+  nearestFraction,
   type PhaseCell,
   type PhaseData,
   type ToyInstanceResult,
@@ -56,14 +59,15 @@ const fmt = (v: number, d = 3) => Number(v.toPrecision(d));
 function warmupCosine(lr: number, total: number): (step: number) => number {
   const warm = Math.max(1, Math.round(total * 0.05));
   return (s) =>
-    s < warm
-      ? (lr * (s + 1)) / warm
-      : lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (s - warm)) / Math.max(1, total - warm))));
+    s < warm ? (lr * (s + 1)) / warm : lr *
+      (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (s - warm)) / Math.max(1, total - warm))));
 }
 
 const eng = await init();
 const info = eng.gpu.info;
-const adapter = `${info.description || info.vendor || "unknown adapter"}${info.isCpu ? " (CPU)" : ""}`;
+const adapter = `${info.description || info.vendor || "unknown adapter"}${
+  info.isCpu ? " (CPU)" : ""
+}`;
 const tty = Deno.stdout.isTerminal();
 console.log(`glassbox demo: Toy Models of Superposition on ${adapter}${QUICK ? " (--quick)" : ""}`);
 
@@ -76,10 +80,12 @@ async function experiment(
   key: string,
   label: string,
   cfg: TrainToyConfig,
+  lossLogs?: number,
 ): Promise<ToyResults["instances"]> {
   let last = "";
   const r = await trainToy(cfg, {
     label,
+    lossLogs,
     onProgress: (l) => {
       last = l;
       if (tty) terminalLine(l);
@@ -148,19 +154,26 @@ const sweep = await experiment("sweep", "[3/5] n=5 m=2 x8, 1-S=50^-linspace(0,1)
 const K = 12, SEEDS = 3;
 const rel = linspace(-1, 1, K).map((e) => 10 ** e);
 const p4 = linspace(0, 2, K).map((e) => 10 ** -e);
-const combos = rel.flatMap((r) => p4.flatMap((p) => Array.from({ length: SEEDS }, () => ({ r, p }))));
+const combos = rel.flatMap((r) =>
+  p4.flatMap((p) => Array.from({ length: SEEDS }, () => ({ r, p })))
+);
 const s4 = steps(4000);
-const phaseRuns = await experiment("phase", `[4/5] phase diagram n=2 m=1, ${K}x${K}x${SEEDS} seeds`, {
-  ...base,
-  batch: 256,
-  features: 2,
-  hidden: 1,
-  instances: combos.length,
-  importance: combos.map((c) => [1, c.r]),
-  featureProbability: combos.map((c) => [c.p, c.p]),
-  steps: s4,
-  lr: warmupCosine(1e-2, s4),
-});
+const phaseRuns = await experiment(
+  "phase",
+  `[4/5] phase diagram n=2 m=1, ${K}x${K}x${SEEDS} seeds`,
+  {
+    ...base,
+    batch: 256,
+    features: 2,
+    hidden: 1,
+    instances: combos.length,
+    importance: combos.map((c) => [1, c.r]),
+    featureProbability: combos.map((c) => [c.p, c.p]),
+    steps: s4,
+    lr: warmupCosine(1e-2, s4),
+  },
+  50,
+);
 const REGIONS: { name: TwoFeaturePhase; description: string }[] = [
   { name: "not represented", description: "feature 1 gets no direction (‖W₁‖ ≤ 0.5)" },
   { name: "dedicated dimension", description: "feature 1 alone holds the hidden dimension" },
@@ -169,27 +182,22 @@ const REGIONS: { name: TwoFeaturePhase; description: string }[] = [
     description: "both features share the dimension with opposite signs",
   },
 ];
+// A seed can stop in a local minimum (a feature whose ReLU died early), so each cell shows the
+// phase of its lowest-loss seed: the best solution training found.
 const phaseCells: PhaseCell[][] = rel.map((r, yi) =>
   p4.map((p, xi) => {
     const runs = phaseRuns.slice((yi * K + xi) * SEEDS, (yi * K + xi + 1) * SEEDS);
-    const votes = new Map<TwoFeaturePhase, number>();
-    for (const run of runs) {
-      const ph = classifyTwoFeature(run.W);
-      votes.set(ph, (votes.get(ph) ?? 0) + 1);
-    }
-    const region = [...votes.entries()].sort((a, b) => b[1] - a[1])[0][0];
-    // Draw the lowest-loss run of the winning class.
-    const best = runs.filter((x) => classifyTwoFeature(x.W) === region)
-      .sort((a, b) => a.loss - b.loss)[0];
+    const best = [...runs].sort((a, b) => a.loss - b.loss)[0];
+    const region: TwoFeaturePhase = classifyTwoFeature(best.W);
     return { featureProbability: p, relativeImportance: r, region, W: best.W, loss: best.loss };
   })
 );
 const phase: PhaseData = { xValues: p4, yValues: rel, regions: REGIONS, cells: phaseCells };
 
 // ---- 5. n = 100, m = 20: dimensions per feature
-const p5 = linspace(0, 1, 12).map((t) => 30 ** -t);
-const s5 = steps(3000);
-const dims = await experiment("dimensionality", "[5/5] n=100 m=20 x12, 1-S=30^-linspace(0,1)", {
+const p5 = linspace(0, 1, 12).map((t) => 20 ** -t);
+const s5 = steps(5000);
+const dims = await experiment("dimensionality", "[5/5] n=100 m=20 x12, 1-S=20^-linspace(0,1)", {
   ...base,
   batch: 256,
   features: 100,
@@ -242,7 +250,14 @@ const results = {
       cells: phaseCells,
     },
     dimensionality: {
-      config: { features: 100, hidden: 20, importance: 1, featureProbability: p5, steps: s5, batch: 256 },
+      config: {
+        features: 100,
+        hidden: 20,
+        importance: 1,
+        featureProbability: p5,
+        steps: s5,
+        batch: 256,
+      },
       instances: dims,
     },
   },
@@ -250,17 +265,36 @@ const results = {
 await Deno.mkdir(OUT, { recursive: true });
 await Deno.writeTextFile(`${OUT}/results.json`, toJson(results) + "\n");
 
-const labelled = (rs: ToyInstanceResult[], f: (r: ToyInstanceResult, i: number) => string) =>
-  rs.map(f);
 const sparsityLabel = (r: ToyInstanceResult) => `1 − S = ${fmt(r.featureProbability)}`;
 const pick = [0, 5, 11].filter((i) => i < dims.length);
+/** Features with ‖Wᵢ‖ > 0.5 (as classifyTwoFeature and toyMetrics count them). */
+const represented = (r: ToyInstanceResult) => r.featureNorms.filter((v) => v > 0.5).length;
+const listOf = (xs: number[]) => xs.length ? xs.join(", ") : "none";
+const idx = (r: ToyInstanceResult, f: (v: number, i: number) => boolean) =>
+  r.featureNorms.map((v, i) => (f(v, i) ? i : -1)).filter((i) => i >= 0);
+const kept = idx(denseRelu[0], (v) => v > 0.5);
+const dropped = idx(denseRelu[0], (v) => v <= 0.5);
+const denseCos = kept.length === 2
+  ? denseRelu[0].WtW[kept[0]][kept[1]] /
+    (denseRelu[0].featureNorms[kept[0]] * denseRelu[0].featureNorms[kept[1]])
+  : NaN;
+// The sparsity at which most features sit at each of the paper's fractions (nearest, ±0.02).
+const fractionPeaks = DIMENSION_FRACTIONS.map((f, fi) => {
+  const counts = dims.map((r) => r.dimensionality.filter((d) => nearestFraction(d) === fi).length);
+  const k = counts.indexOf(Math.max(...counts));
+  return { name: f.label.split(" ")[0], count: counts[k], at: 1 / dims[k].featureProbability };
+}).filter((x) => x.count > 0);
 const sections: ToyReportSection[] = [
   {
     kind: "instances",
     title: "1. Dense features: n = 5, m = 2, importance 0.9ⁱ",
-    caption: "With every feature present (S = 0), both models keep the two most important " +
-      "features in orthogonal directions and drop the rest (the ReLU model sets their bias to " +
-      "their mean, 0.5).",
+    caption: `With every feature present (S = 0), the ReLU model represents features ` +
+      `${listOf(kept)} (‖Wᵢ‖ > 0.5; cosine between them ${fmt(denseCos, 2)}) and drops ` +
+      `${listOf(dropped)}, whose biases are ${
+        dropped.map((i) => fmt(denseRelu[0].b[i], 2)).join(", ")
+      } (the mean of a uniform feature is 0.5). The linear model represents ${
+        represented(denseLinear[0])
+      }.`,
     instances: [denseRelu[0], denseLinear[0]],
     labels: ["ReLU output", "linear output"],
   },
@@ -278,30 +312,44 @@ const sections: ToyReportSection[] = [
   {
     kind: "instances",
     title: "3. Superposition grows with sparsity: n = 5, m = 2, importance 0.9ⁱ",
-    caption: "Eight instances, 1 − S = 50^(−linspace(0, 1)). Dense: two features, orthogonal. " +
-      "Sparser: antipodal pairs, then all five in a pentagon.",
+    caption: "Eight instances, 1 − S = 50^(−linspace(0, 1)). Features represented (‖Wᵢ‖ > 0.5), " +
+      `dense to sparse: ${sweep.map(represented).join(", ")}; mean Dᵢ of those: ${
+        sweep.map((r) => {
+          const d = r.dimensionality.filter((_, i) => r.featureNorms[i] > 0.5);
+          return fmt(d.reduce((a, v) => a + v, 0) / Math.max(1, d.length), 2);
+        }).join(", ")
+      } (1: own dimension, 1/2: antipodal pair, 2/5: pentagon).`,
     instances: sweep,
-    labels: labelled(sweep, sparsityLabel),
+    labels: sweep.map(sparsityLabel),
   },
   {
     kind: "phase",
     title: "4. Phase diagram: n = 2, m = 1",
-    caption: `Each cell is the majority of ${SEEDS} seeds: what happens to feature 1 (importance ` +
-      "relative to feature 0 on the y axis) as features get sparser. Glyphs: W₀ (yellow) and W₁ " +
-      "(purple) on the one hidden dimension.",
+    caption: `What happens to feature 1 (importance relative to feature 0 on the y axis) as ` +
+      `features get sparser. Each cell shows the lowest-loss of ${SEEDS} seeds. Glyphs: W₀ ` +
+      `(yellow) and W₁ (purple) on the one hidden dimension.`,
     phase,
   },
   {
     kind: "dimensionality",
     title: "5. Dimensions per feature against sparsity: n = 100, m = 20",
-    caption: "m / ‖W‖²F falls as features get sparser, and each feature's Dᵢ settles at the " +
-      "fractions of a dimension the paper finds (dashed lines).",
+    caption: "m / ‖W‖²F falls as features get sparser, and features settle at the fractions of a " +
+      "dimension the paper finds (dashed lines): " +
+      fractionPeaks.map((x) =>
+        `${x.count} features at Dᵢ ≈ ${x.name} (1/(1 − S) = ${fmt(x.at, 2)})`
+      )
+        .join(", ") +
+      ".",
     instances: dims,
   },
   {
     kind: "instances",
     title: "5b. n = 100, m = 20: WᵀW at three sparsities",
-    caption: "Dense: a dedicated dimension for 20 features; sparse: every feature in superposition.",
+    caption:
+      pick.map((i) =>
+        `1 − S = ${fmt(dims[i].featureProbability)}: ${represented(dims[i])} of 100 features ` +
+        `represented, ${fmt(dims[i].dimensionsPerFeature)} dimensions per feature`
+      ).join("; ") + ".",
     instances: pick.map((i) => dims[i]),
     labels: pick.map((i) => sparsityLabel(dims[i])),
   },

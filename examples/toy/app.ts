@@ -54,7 +54,9 @@ function param(name: string, def: number, lo: number, hi: number, int = false): 
   const raw = params.get(name);
   const v = raw === null ? def : Number(raw);
   if (!Number.isFinite(v) || v < lo || v > hi || (int && !Number.isInteger(v))) {
-    throw new Error(`URL parameter ${name}=${raw} must be ${int ? "an integer" : "a number"} in [${lo}, ${hi}]`);
+    throw new Error(
+      `URL parameter ${name}=${raw} must be ${int ? "an integer" : "a number"} in [${lo}, ${hi}]`,
+    );
   }
   return v;
 }
@@ -102,8 +104,10 @@ function makeModel(from: ToyModel | null): ToyModel {
     importance: state.importanceDecay,
     seed,
   });
-  if (from && from.nFeatures === next.nFeatures && from.nHidden === next.nHidden &&
-    from.nInstances === next.nInstances) {
+  if (
+    from && from.nFeatures === next.nFeatures && from.nHidden === next.nHidden &&
+    from.nInstances === next.nInstances
+  ) {
     // Same shapes: carry the weights, Adam's moments and the step count over, so that the
     // directions move on from where they are under the new sparsity or importance.
     const eng = next.engine;
@@ -137,14 +141,24 @@ async function trainLoop(): Promise<void> {
     const m = model!;
     const steps = maxSteps > 0 ? Math.min(chunk, maxSteps - state.step) : chunk;
     const t0 = performance.now();
-    const r = await m.train({ steps, batch: state.batch, lr: state.lr, logEvery: Math.max(1, Math.floor(steps / 4)) });
+    const r = await m.train({
+      steps,
+      batch: state.batch,
+      lr: state.lr,
+      logEvery: Math.max(1, Math.floor(steps / 4)),
+    });
     const ws = await m.readWeights();
     const ms = performance.now() - t0;
     // Aim at ~150 ms per chunk, so that the picture moves smoothly.
-    chunk = Math.max(5, Math.min(2000, Math.round(chunk * Math.min(2, Math.max(0.5, 150 / Math.max(ms, 1))))));
+    chunk = Math.max(
+      5,
+      Math.min(2000, Math.round(chunk * Math.min(2, Math.max(0.5, 150 / Math.max(ms, 1))))),
+    );
     recent.push(...r.losses);
     recent.splice(0, Math.max(0, recent.length - 20));
-    const losses = ws.map((_, i) => recent.reduce((a, l) => a + l[i], 0) / Math.max(1, recent.length));
+    const losses = ws.map((_, i) =>
+      recent.reduce((a, l) => a + l[i], 0) / Math.max(1, recent.length)
+    );
     const best = losses.reduce((bi, l, i) => (l < losses[bi] ? i : bi), 0);
     state.step = m.steps;
     state.stepsPerSecond = (steps / ms) * 1000;
@@ -233,7 +247,9 @@ function draw2d(): void {
   ctx.arc(cx, cy, r, 0, 2 * Math.PI);
   ctx.stroke();
   ctx.setLineDash([]);
-  const order = state.featureNorms.map((_, i) => i).sort((a, b) => state.featureNorms[b] - state.featureNorms[a]);
+  const order = state.featureNorms.map((_, i) => i).sort((a, b) =>
+    state.featureNorms[b] - state.featureNorms[a]
+  );
   ctx.font = "12px system-ui, sans-serif";
   for (const i of order) {
     const x = cx + W[0][i] * r, y = cy - W[1][i] * r;
@@ -309,13 +325,17 @@ function draw3d(): void {
 
 function updateText(): void {
   $("stats").textContent = `${state.adapter} · step ${state.step} · ` +
-    `${state.stepsPerSecond.toFixed(0)} steps/s · ${state.instances} instances, showing #${state.best} ` +
+    `${
+      state.stepsPerSecond.toFixed(0)
+    } steps/s · ${state.instances} instances, showing #${state.best} ` +
     `(loss ${state.losses[state.best]?.toExponential(2) ?? "–"})` +
     (state.running ? "" : maxSteps > 0 && state.step >= maxSteps ? " · done" : " · paused");
   const angles = state.neighbourAngles.length
     ? ` · neighbour angles ${state.neighbourAngles.map((a) => a.toFixed(0)).join("°, ")}°`
     : "";
-  $("geometry").textContent = `‖Wᵢ‖ = ${state.featureNorms.map((v) => v.toFixed(2)).join(", ")}${angles}`;
+  $("geometry").textContent = `‖Wᵢ‖ = ${
+    state.featureNorms.map((v) => v.toFixed(2)).join(", ")
+  }${angles}`;
 }
 
 // ------------------------------------------------------------------ controls
@@ -387,7 +407,9 @@ async function main(): Promise<void> {
   maxSteps = param("maxSteps", 0, 0, 1e9, true);
   setupControls();
   if (!("gpu" in navigator)) {
-    throw new Error("this browser has no WebGPU (navigator.gpu); try Chrome or Edge, or Chromium with --enable-unsafe-webgpu");
+    throw new Error(
+      "this browser has no WebGPU (navigator.gpu); try Chrome or Edge, or Chromium with --enable-unsafe-webgpu",
+    );
   }
   const eng = await init();
   const info = eng.gpu.info;

@@ -178,8 +178,16 @@ if (import.meta.main) {
     const port = (f.port as number | undefined) ?? 8000;
     if (port < 0 || port > 65535) throw new UsageError(`--port must be in [0, 65535], got ${port}`);
     if (!f["no-bundle"]) {
-      for (const b of await buildExamples()) {
-        console.log(`bundled examples/${b.name}/app.ts → ${b.outfile} (${(b.bytes / 1024).toFixed(0)} KiB)`);
+      // One example that fails to bundle is reported; the others are still served.
+      for (const name of await browserExamples()) {
+        try {
+          const [b] = await buildExamples([name]);
+          console.log(
+            `bundled examples/${name}/app.ts → ${b.outfile} (${(b.bytes / 1024).toFixed(0)} KiB)`,
+          );
+        } catch (e) {
+          console.error(`serve: examples/${name}/app.ts was not bundled: ${(e as Error).message}`);
+        }
       }
     }
     const server = serveExamples({ port, hostname: f.hostname as string | undefined });

@@ -56,7 +56,13 @@ export interface ToyResults {
   /** Wall-clock seconds of training (without the report) and the training speed. */
   seconds: number;
   stepsPerSecond: number;
-  instances: (ToyInstanceResult & { instance: number; frobeniusSq: number; represented: number })[];
+  instances: (ToyInstanceResult & {
+    instance: number;
+    /** "abs" only: the output weights W2, n rows of m numbers. */
+    W2?: number[][];
+    frobeniusSq: number;
+    represented: number;
+  })[];
 }
 
 export const USAGE =
@@ -205,6 +211,7 @@ export function instanceResults(snap: ToySnapshot): ToyResults["instances"] {
     featureProbability: s.featureProbability,
     importance: s.importance,
     W: s.W,
+    ...(s.W2 ? { W2: s.W2 } : {}),
     b: s.b,
     loss: s.loss ?? NaN,
     featureNorms: s.metrics.featureNorms,
@@ -249,6 +256,11 @@ export interface TrainToyOptions {
   updates?: number;
   /** A label for progress lines (default "toy"). */
   label?: string;
+  /**
+   * The reported loss of each instance is the mean of its last this many logged losses, logged
+   * every 10 steps (default 10: the last 100 steps).
+   */
+  lossLogs?: number;
 }
 
 /**
@@ -298,7 +310,7 @@ export async function trainToy(
         logEvery: LOG_EVERY,
       });
       recent.push(...r.losses);
-      recent.splice(0, Math.max(0, recent.length - LOSS_LOGS));
+      recent.splice(0, Math.max(0, recent.length - (opts.lossLogs ?? LOSS_LOGS)));
       done = target;
       const el = (performance.now() - t0) / 1000;
       const losses = model.lastLoss ?? [];
@@ -323,13 +335,19 @@ export async function trainToy(
 }
 
 /** The report sections for one configuration's results. */
-export function reportSections(cfg: Omit<ToyRunConfig, "out">, res: Pick<ToyResults, "instances">): ToyReportSection[] {
+export function reportSections(
+  cfg: Omit<ToyRunConfig, "out">,
+  res: Pick<ToyResults, "instances">,
+): ToyReportSection[] {
   const sections: ToyReportSection[] = [{
     kind: "instances",
     title: `n = ${cfg.features}, m = ${cfg.hidden}: each instance's W`,
     caption: `${cfg.instances} instance(s), ${cfg.steps} steps of Adam (lr ${cfg.lr}, batch ` +
-      `${cfg.batch}). Arrows: the columns of W (m = 2), coloured by importance; WᵀW; feature ` +
-      `norms coloured by superposition.`,
+      `${cfg.batch}). ` +
+      (cfg.hidden <= 2
+        ? `Arrows: the columns of W, coloured by importance; `
+        : `(m = ${cfg.hidden}: W's columns are shown through `) +
+      `WᵀW and the feature norms, coloured by superposition${cfg.hidden <= 2 ? "" : ")"}.`,
     instances: res.instances,
   }];
   if (new Set(cfg.featureProbability).size > 1) {
@@ -363,7 +381,9 @@ export function toJson(value: unknown, indent = ""): string {
     return `[\n${value.map((v) => inner + toJson(v, inner)).join(",\n")}\n${indent}]`;
   }
   if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== "function");
+    const entries = Object.entries(value).filter(([, v]) =>
+      v !== undefined && typeof v !== "function"
+    );
     if (entries.length === 0) return "{}";
     return `{\n${
       entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${toJson(v, inner)}`).join(",\n")

@@ -15,8 +15,19 @@
 
 /** Escape text for use in SVG/HTML text and attribute values. */
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) =>
-    c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;");
+  return s.replace(
+    /[&<>"']/g,
+    (c) =>
+      c === "&"
+        ? "&amp;"
+        : c === "<"
+        ? "&lt;"
+        : c === ">"
+        ? "&gt;"
+        : c === '"'
+        ? "&quot;"
+        : "&#39;",
+  );
 }
 
 /** A number rounded for SVG coordinates (2 decimals, no "-0"). */
@@ -125,7 +136,7 @@ function logTicks([a, b]: [number, number]): number[] {
     const v = 10 ** e;
     if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push(v);
   }
-  if (out.length < 2) {
+  if (out.length < 3) {
     // A narrow log range: 1-2-5 ticks inside it.
     for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
       for (const k of [2, 5]) {
@@ -157,8 +168,13 @@ export function text(
   x: number,
   y: number,
   s: string,
-  opts: { anchor?: "start" | "middle" | "end"; size?: number; color?: string; rotate?: number; weight?: string } =
-    {},
+  opts: {
+    anchor?: "start" | "middle" | "end";
+    size?: number;
+    color?: string;
+    rotate?: number;
+    weight?: string;
+  } = {},
 ): string {
   const attrs = [`x="${num(x)}"`, `y="${num(y)}"`];
   if (opts.anchor && opts.anchor !== "start") attrs.push(`text-anchor="${opts.anchor}"`);
@@ -251,7 +267,9 @@ export function plot(opts: PlotOptions): string {
     const x = sx(v);
     parts.push(
       `<line x1="${num(x)}" y1="${m.t}" x2="${num(x)}" y2="${height - m.b}" stroke="#eee"/>`,
-      `<line x1="${num(x)}" y1="${height - m.b}" x2="${num(x)}" y2="${height - m.b + 4}" stroke="#444"/>`,
+      `<line x1="${num(x)}" y1="${height - m.b}" x2="${num(x)}" y2="${
+        height - m.b + 4
+      }" stroke="#444"/>`,
       text(x, height - m.b + 16, fx(v), { anchor: "middle" }),
     );
   }
@@ -317,7 +335,9 @@ export function plot(opts: PlotOptions): string {
       const x = width - m.r - 150;
       parts.push(
         s.kind === "line"
-          ? `<line x1="${x}" y1="${y - 4}" x2="${x + 16}" y2="${y - 4}" stroke="${s.color}" stroke-width="2"/>`
+          ? `<line x1="${x}" y1="${y - 4}" x2="${x + 16}" y2="${
+            y - 4
+          }" stroke="${s.color}" stroke-width="2"/>`
           : `<circle cx="${x + 8}" cy="${y - 4}" r="3.5" fill="${s.color}"/>`,
         text(x + 22, y, s.label!),
       );
@@ -462,7 +482,9 @@ export function arrows2d(arrows: Arrow[], opts: ArrowOptions = {}): string {
   );
   if (opts.unitCircle ?? true) {
     parts.push(
-      `<circle cx="${cx}" cy="${cy}" r="${num(r)}" fill="none" stroke="#bbb" stroke-dasharray="3 3"/>`,
+      `<circle cx="${cx}" cy="${cy}" r="${
+        num(r)
+      }" fill="none" stroke="#bbb" stroke-dasharray="3 3"/>`,
     );
   }
   // Shortest arrows last, so that a small one is not hidden under a long one.
@@ -476,18 +498,26 @@ export function arrows2d(arrows: Arrow[], opts: ArrowOptions = {}): string {
     const len = Math.hypot(x - cx, y - cy);
     const g: string[] = [`<g class="arrow" data-f="${i}">${tip(a.title)}`];
     if (len < 1.5) {
-      g.push(`<circle cx="${num(cx)}" cy="${num(cy)}" r="2.5" fill="${a.color}" stroke="#333" stroke-width="0.5"/>`);
+      g.push(
+        `<circle cx="${num(cx)}" cy="${
+          num(cy)
+        }" r="2.5" fill="${a.color}" stroke="#333" stroke-width="0.5"/>`,
+      );
     } else {
       const ux = (x - cx) / len, uy = (y - cy) / len;
       const h = Math.min(head, len * 0.6);
       const bx = x - ux * h, by = y - uy * h;
       g.push(
-        `<line x1="${cx}" y1="${cy}" x2="${num(bx)}" y2="${num(by)}" stroke="${a.color}" stroke-width="2.5"/>`,
+        `<line x1="${cx}" y1="${cy}" x2="${num(bx)}" y2="${
+          num(by)
+        }" stroke="${a.color}" stroke-width="2.5"/>`,
         `<path d="M${num(x)},${num(y)}L${num(bx - uy * h * 0.55)},${num(by + ux * h * 0.55)}` +
           `L${num(bx + uy * h * 0.55)},${num(by - ux * h * 0.55)}Z" fill="${a.color}"/>`,
       );
       if (a.label !== undefined) {
-        g.push(text(x + ux * 9, y + uy * 9 + 4, a.label, { anchor: "middle", size: 10, color: "#333" }));
+        g.push(
+          text(x + ux * 9, y + uy * 9 + 4, a.label, { anchor: "middle", size: 10, color: "#333" }),
+        );
       }
     }
     g.push("</g>");
@@ -534,7 +564,9 @@ export function bars(values: number[], colors: string[], opts: BarOptions = {}):
     const y = top + i * row;
     parts.push(
       `<rect class="bar" data-f="${i}" x="${left}" y="${y + 0.5}" width="${num(bw)}" ` +
-        `height="${Math.max(1, row - 1)}" fill="${colors[i] ?? "#333"}">${tip(opts.titles?.[i])}</rect>`,
+        `height="${Math.max(1, row - 1)}" fill="${colors[i] ?? "#333"}">${
+          tip(opts.titles?.[i])
+        }</rect>`,
     );
     if (opts.labels && row >= 9) {
       parts.push(text(left - 4, y + row / 2 + 3.5, opts.labels[i], { anchor: "end", size: 9 }));

@@ -133,6 +133,24 @@ export const DIMENSION_FRACTIONS: readonly { value: number; label: string }[] = 
   { value: 3 / 8, label: "3/8 sq. antiprism" },
 ];
 
+/**
+ * The index in {@link DIMENSION_FRACTIONS} of the fraction nearest to a feature dimensionality
+ * d, or -1 when none is within `tol` (default 0.02: 2/5 and 3/8 are 0.025 apart).
+ *
+ * @example
+ * ```ts
+ * nearestFraction(0.39); // 4 (2/5)
+ * ```
+ */
+export function nearestFraction(d: number, tol = 0.02): number {
+  let best = -1, dist = tol;
+  DIMENSION_FRACTIONS.forEach((f, i) => {
+    const e = Math.abs(d - f.value);
+    if (e <= dist) [best, dist] = [i, e];
+  });
+  return best;
+}
+
 /** Default colours for the usual region names (others get a palette colour). */
 const REGION_COLORS: Record<string, string> = {
   "not represented": "#c6dbef",
@@ -186,21 +204,29 @@ const CANVAS_CELLS = 2500;
 
 function canvasHeatmap(values: number[][], title: string): string {
   const rows = values.length, cols = rows ? values[0].length : 0;
-  const maxAbs = Math.max(1e-12, ...values.flat().map((v) => (Number.isFinite(v) ? Math.abs(v) : 0)));
+  const maxAbs = Math.max(
+    1e-12,
+    ...values.flat().map((v) => (Number.isFinite(v) ? Math.abs(v) : 0)),
+  );
   const q = new Uint8Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const v = values[r][c];
-      q[r * cols + c] = 127 + Math.round(127 * Math.max(-1, Math.min(1, (Number.isFinite(v) ? v : 0) / maxAbs)));
+      q[r * cols + c] = 127 +
+        Math.round(127 * Math.max(-1, Math.min(1, (Number.isFinite(v) ? v : 0) / maxAbs)));
     }
   }
   let bin = "";
   for (const b of q) bin += String.fromCharCode(b);
   const scale = Math.max(140, cols) / cols;
-  return `<figure class="hm"><figcaption>${escapeXml(title)} <span class="dim">(±${fmt(maxAbs)})</span></figcaption>` +
-    `<canvas class="heat" width="${cols}" height="${rows}" style="width:${num(cols * scale)}px;height:${
-      num(rows * scale)
-    }px" data-rows="${rows}" data-cols="${cols}" data-q="${btoa(bin)}"></canvas></figure>`;
+  return `<figure class="hm"><figcaption>${escapeXml(title)} <span class="dim">(±${
+    fmt(maxAbs)
+  })</span></figcaption>` +
+    `<canvas class="heat" width="${cols}" height="${rows}" style="width:${
+      num(cols * scale)
+    }px;height:${num(rows * scale)}px" data-rows="${rows}" data-cols="${cols}" data-q="${
+      btoa(bin)
+    }"></canvas></figure>`;
 }
 
 function instanceCard(inst: ToyInstanceResult, label: string, index: number): string {
@@ -209,7 +235,9 @@ function instanceCard(inst: ToyInstanceResult, label: string, index: number): st
   const parts: string[] = [];
   parts.push(
     `<div class="card" data-instance="${index}"><h4>${escapeXml(label)}</h4>` +
-      `<div class="stats">loss ${fmt(inst.loss)}<br>dims/feature ${fmt(inst.dimensionsPerFeature)}</div>`,
+      `<div class="stats">loss ${fmt(inst.loss)}<br>dims/feature ${
+        fmt(inst.dimensionsPerFeature)
+      }</div>`,
   );
   const tips = inst.featureNorms.map((v, i) =>
     `feature ${i}: importance ${fmt(inst.importance[i])}, ‖W${i}‖ = ${fmt(v)}, ` +
@@ -224,19 +252,27 @@ function instanceCard(inst: ToyInstanceResult, label: string, index: number): st
       title: tips[i],
     }));
     parts.push(
-      `<figure class="arrows">${arrows2d(arrows, { size: 140, title: m === 2 ? "W columns" : "W (m = 1)" })}</figure>`,
+      `<figure class="arrows">${
+        arrows2d(arrows, {
+          size: 140,
+          title: m === 2 ? "W columns" : "W (m = 1)",
+          unitCircle: m === 2,
+        })
+      }</figure>`,
     );
   }
   parts.push(
-    n * n > CANVAS_CELLS ? canvasHeatmap(inst.WtW, "WᵀW") : `<figure class="hm">${
-      heatmap(inst.WtW, {
-        size: 96,
-        title: "WᵀW",
-        rowLabels: n <= 20 ? inst.WtW.map((_, i) => String(i)) : undefined,
-        colLabels: n <= 20 ? inst.WtW.map((_, i) => String(i)) : undefined,
-        cellTitle: (r, c, v) => `(W${r})·(W${c}) = ${fmt(v)}`,
-      })
-    }</figure>`,
+    n * n > CANVAS_CELLS
+      ? canvasHeatmap(inst.WtW, "WᵀW")
+      : `<figure class="hm">${
+        heatmap(inst.WtW, {
+          size: 96,
+          title: "WᵀW",
+          rowLabels: n <= 20 ? inst.WtW.map((_, i) => String(i)) : undefined,
+          colLabels: n <= 20 ? inst.WtW.map((_, i) => String(i)) : undefined,
+          cellTitle: (r, c, v) => `(W${r})·(W${c}) = ${fmt(v)}`,
+        })
+      }</figure>`,
   );
   parts.push(
     `<figure class="norms">${
@@ -256,7 +292,11 @@ function superpositionLegend(): string {
   const stops = 30;
   const body: string[] = [];
   for (let i = 0; i < stops; i++) {
-    body.push(`<rect x="${90 + i * 4}" y="3" width="4.5" height="10" fill="${superpositionColor(i / (stops - 1))}"/>`);
+    body.push(
+      `<rect x="${90 + i * 4}" y="3" width="4.5" height="10" fill="${
+        superpositionColor(i / (stops - 1))
+      }"/>`,
+    );
   }
   body.push(
     text(0, 12, "superposition:", { size: 11 }),
@@ -269,9 +309,16 @@ function importanceLegend(): string {
   const stops = 30;
   const body: string[] = [];
   for (let i = 0; i < stops; i++) {
-    body.push(`<rect x="${80 + i * 4}" y="3" width="4.5" height="10" fill="${viridis(0.15 + 0.85 * i / (stops - 1))}"/>`);
+    body.push(
+      `<rect x="${80 + i * 4}" y="3" width="4.5" height="10" fill="${
+        viridis(0.15 + 0.85 * i / (stops - 1))
+      }"/>`,
+    );
   }
-  body.push(text(0, 12, "importance:", { size: 11 }), text(80 + stops * 4 + 4, 12, "least → most", { size: 11 }));
+  body.push(
+    text(0, 12, "importance:", { size: 11 }),
+    text(80 + stops * 4 + 4, 12, "least → most", { size: 11 }),
+  );
   return svg(300, 16, body.join(""), { label: "importance colour scale" });
 }
 
@@ -298,12 +345,16 @@ function cellGlyph(W: number[][], x: number, y: number, w: number, h: number): s
   const ext = Math.max(1, ...W.flat().map(Math.abs)) * 1.1;
   const r = Math.min(w, h) / 2 - 3;
   const parts = [
-    `<line x1="${num(x + 3)}" y1="${num(cy)}" x2="${num(x + w - 3)}" y2="${num(cy)}" stroke="#0004"/>`,
+    `<line x1="${num(x + 3)}" y1="${num(cy)}" x2="${num(x + w - 3)}" y2="${
+      num(cy)
+    }" stroke="#0004"/>`,
   ];
   for (let i = 0; i < n; i++) {
     const px = cx + (W[0][i] / ext) * r, py = cy - (m >= 2 ? (W[1][i] / ext) * r : 0);
     parts.push(
-      `<line x1="${num(cx)}" y1="${num(cy)}" x2="${num(px)}" y2="${num(py)}" stroke="${colors[i]}" ` +
+      `<line x1="${num(cx)}" y1="${num(cy)}" x2="${num(px)}" y2="${num(py)}" stroke="${
+        colors[i]
+      }" ` +
         `stroke-width="2.5"/><circle cx="${num(px)}" cy="${num(py)}" r="2" fill="${colors[i]}" ` +
         `stroke="#333" stroke-width="0.5"/>`,
     );
@@ -322,13 +373,21 @@ function phaseSvg(p: PhaseData): string {
       const c = p.cells[yi]?.[xi];
       if (!c) continue;
       const x = m.l + xi * cell, y = m.t + (ny - 1 - yi) * cell;
-      const wtxt = c.W ? ` W = [${c.W.map((r) => r.map((v) => fmt(v)).join(", ")).join("; ")}]` : "";
+      const wtxt = c.W
+        ? ` W = [${c.W.map((r) => r.map((v) => fmt(v)).join(", ")).join("; ")}]`
+        : "";
       parts.push(
-        `<g class="cell" data-region="${escapeXml(c.region)}"><rect x="${x}" y="${y}" width="${cell}" ` +
-          `height="${cell}" fill="${regionColor(p.regions, c.region)}" stroke="#fff" stroke-width="1">` +
+        `<g class="cell" data-region="${
+          escapeXml(c.region)
+        }"><rect x="${x}" y="${y}" width="${cell}" ` +
+          `height="${cell}" fill="${
+            regionColor(p.regions, c.region)
+          }" stroke="#fff" stroke-width="1">` +
           `<title>${
             escapeXml(
-              `1 − S = ${fmt(c.featureProbability)}, relative importance ${fmt(c.relativeImportance)}: ` +
+              `1 − S = ${fmt(c.featureProbability)}, relative importance ${
+                fmt(c.relativeImportance)
+              }: ` +
                 `${c.region}.${wtxt}${c.loss !== undefined ? ` loss ${fmt(c.loss)}` : ""}`,
             )
           }</title></rect>` + (c.W && cell >= 22 ? cellGlyph(c.W, x, y, cell, cell) : "") + "</g>",
@@ -345,7 +404,9 @@ function phaseSvg(p: PhaseData): string {
   for (const xi of tickIdx(p.xValues)) {
     const x = m.l + xi * cell + cell / 2;
     parts.push(
-      `<line x1="${num(x)}" y1="${m.t + ny * cell}" x2="${num(x)}" y2="${m.t + ny * cell + 4}" stroke="#444"/>`,
+      `<line x1="${num(x)}" y1="${m.t + ny * cell}" x2="${num(x)}" y2="${
+        m.t + ny * cell + 4
+      }" stroke="#444"/>`,
       text(x, m.t + ny * cell + 16, fmt(p.xValues[xi]), { anchor: "middle" }),
     );
   }
@@ -381,7 +442,9 @@ function phaseSection(s: Extract<ToyReportSection, { kind: "phase" }>, id: strin
   ).join("");
   return `<section id="${id}" class="fig-phase"><h2>${escapeXml(s.title)}</h2>` +
     (s.caption ? `<p>${escapeXml(s.caption)}</p>` : "") +
-    `<div class="row"><figure>${phaseSvg(p)}</figure><ul class="regions">${legend}</ul></div></section>`;
+    `<div class="row"><figure>${
+      phaseSvg(p)
+    }</figure><ul class="regions">${legend}</ul></div></section>`;
 }
 
 // ------------------------------------------------------------------ dimensionality
@@ -393,7 +456,9 @@ function dimensionalitySection(
   const insts = s.instances.map(clean).sort((a, b) => b.featureProbability - a.featureProbability);
   const xs = insts.map((d) => 1 / d.featureProbability);
   const xMin = Math.min(...xs), xMax = Math.max(...xs);
-  const dom: [number, number] = xMax > xMin * 1.01 ? [xMin / 1.15, xMax * 1.15] : [xMin / 2, xMax * 2];
+  const dom: [number, number] = xMax > xMin * 1.01
+    ? [xMin / 1.15, xMax * 1.15]
+    : [xMin / 2, xMax * 2];
   const scatter: [number, number][] = [];
   const titles: string[] = [];
   insts.forEach((d, k) => {
@@ -401,16 +466,19 @@ function dimensionalitySection(
     d.dimensionality.forEach((v, i) => {
       const jitter = 1 + 0.06 * (((i * 7919) % 101) / 101 - 0.5);
       scatter.push([xs[k] * jitter, Number.isFinite(v) ? v : 0]);
-      titles.push(`1/(1 − S) = ${fmt(xs[k])}, feature ${i}: D = ${fmt(v)}, ‖W‖ = ${fmt(d.featureNorms[i])}`);
+      titles.push(
+        `1/(1 − S) = ${fmt(xs[k])}, feature ${i}: D = ${fmt(v)}, ‖W‖ = ${fmt(d.featureNorms[i])}`,
+      );
     });
   });
   const hlines: GuideLine[] = DIMENSION_FRACTIONS.map((f) => ({ y: f.value, label: f.label }));
-  const maxD = Math.max(1, ...scatter.map(([, y]) => y));
+  const lineMax = Math.max(0, ...insts.map((d) => d.dimensionsPerFeature).filter(Number.isFinite));
+  const maxD = Math.min(2, Math.max(1, lineMax, ...scatter.map(([, y]) => y)));
   const fig = plot({
     width: 720,
     height: 400,
     x: { label: "1 / (1 − S)", domain: dom, log: true },
-    y: { label: "dimensions per feature", domain: [0, Math.min(1.25, maxD * 1.05)] },
+    y: { label: "dimensions per feature", domain: [0, maxD * 1.05] },
     series: [
       {
         kind: "points",
@@ -436,19 +504,23 @@ function dimensionalitySection(
     legend: true,
   });
   const rows = insts.map((d, k) => {
-    const near = (f: number) => d.dimensionality.filter((v) => Math.abs(v - f) < 0.03).length;
-    return `<tr><td>${fmt(d.featureProbability)}</td><td>${fmt(xs[k])}</td><td>${fmt(d.loss)}</td>` +
+    const near = (k: number) => d.dimensionality.filter((v) => nearestFraction(v) === k).length;
+    return `<tr><td>${fmt(d.featureProbability)}</td><td>${fmt(xs[k])}</td><td>${
+      fmt(d.loss)
+    }</td>` +
       `<td>${fmt(d.dimensionsPerFeature)}</td>` +
-      DIMENSION_FRACTIONS.map((f) => `<td>${near(f.value)}</td>`).join("") +
+      DIMENSION_FRACTIONS.map((_, k) => `<td>${near(k)}</td>`).join("") +
       `<td>${d.featureNorms.filter((v) => v < 0.1).length}</td></tr>`;
   }).join("");
   const table = `<table><thead><tr><th>1 − S</th><th>1/(1 − S)</th><th>loss</th>` +
-    `<th>m/‖W‖²F</th>${DIMENSION_FRACTIONS.map((f) => `<th>Dᵢ≈${escapeXml(f.label.split(" ")[0])}</th>`).join("")}` +
+    `<th>m/‖W‖²F</th>${
+      DIMENSION_FRACTIONS.map((f) => `<th>Dᵢ≈${escapeXml(f.label.split(" ")[0])}</th>`).join("")
+    }` +
     `<th>‖Wᵢ‖ &lt; 0.1</th></tr></thead><tbody>${rows}</tbody></table>`;
   return `<section id="${id}" class="fig-dimensionality"><h2>${escapeXml(s.title)}</h2>` +
     (s.caption ? `<p>${escapeXml(s.caption)}</p>` : "") +
     `<figure>${fig}</figure>` +
-    `<details><summary>features at each fraction (|Dᵢ − f| &lt; 0.03)</summary>${table}</details></section>`;
+    `<details><summary>features at each fraction (the nearest, within 0.02)</summary>${table}</details></section>`;
 }
 
 // ------------------------------------------------------------------ page
@@ -475,7 +547,9 @@ table { border-collapse: collapse; font-size: 12px; margin-top: 8px; } td, th { 
 /** Inline script: draws the canvas heatmaps and highlights a feature across a card on hover. */
 const SCRIPT = `
 (function () {
-  var stops = ${JSON.stringify([[33, 102, 172], [146, 197, 222], [247, 247, 247], [244, 165, 130], [178, 24, 43]])};
+  var stops = ${
+  JSON.stringify([[33, 102, 172], [146, 197, 222], [247, 247, 247], [244, 165, 130], [178, 24, 43]])
+};
   function col(t) {
     var x = Math.min(1, Math.max(0, t)) * (stops.length - 1), i = Math.min(stops.length - 2, Math.floor(x)), f = x - i;
     return [0, 1, 2].map(function (k) { return Math.round(stops[i][k] + (stops[i + 1][k] - stops[i][k]) * f); });
@@ -522,7 +596,9 @@ export function toyReportHtml(report: ToyReport): string {
         return dimensionalitySection(s, ids[i]);
     }
   });
-  const nav = report.sections.map((s, i) => `<a href="#${ids[i]}">${escapeXml(s.title)}</a>`).join("");
+  const nav = report.sections.map((s, i) => `<a href="#${ids[i]}">${escapeXml(s.title)}</a>`).join(
+    "",
+  );
   return `<!doctype html>
 <html lang="en">
 <head>

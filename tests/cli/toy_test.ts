@@ -62,12 +62,19 @@ Deno.test("parseToyArgs() reads every flag: a decay or a list of importances, on
   );
   assert.deepEqual(c.importance, [1, 0.5, 0.25]);
   assert.deepEqual(c.featureProbability, [0.5, 0.1]);
-  assert.deepEqual(parseToyArgs(["--importance", "0.5", "--features", "3"]).importance, [1, 0.5, 0.25]);
-  assert.deepEqual(parseToyArgs(["--instances", "3", "--feature-probability", "0.2"]).featureProbability, [
-    0.2,
-    0.2,
-    0.2,
+  assert.deepEqual(parseToyArgs(["--importance", "0.5", "--features", "3"]).importance, [
+    1,
+    0.5,
+    0.25,
   ]);
+  assert.deepEqual(
+    parseToyArgs(["--instances", "3", "--feature-probability", "0.2"]).featureProbability,
+    [
+      0.2,
+      0.2,
+      0.2,
+    ],
+  );
   assert.equal(parseToyArgs(["--help"]).help, true);
 });
 
@@ -91,13 +98,22 @@ const BAD: [string[], RegExp][] = [
   [["--variant", "tanh"], /--variant must be one of relu, linear, abs, got "tanh"/],
   [["--out"], /--out needs a value/],
   [["--out", ""], /--out/],
-  [["--importance", "1,2,3"], /--importance needs one number .* or one per feature \(5, from --features\), got 3/],
+  [
+    ["--importance", "1,2,3"],
+    /--importance needs one number .* or one per feature \(5, from --features\), got 3/,
+  ],
   [["--importance", "-0.5"], /--importance R must be a positive number/],
   [["--importance", "1,1,x,1,1"], /--importance must be comma-separated numbers, got "x"/],
   [["--importance", "1,1,-1,1,1"], /--importance values must be ≥ 0, got -1 for feature 2/],
   [["--importance", "0,0,0,0,0"], /--importance values are all 0/],
-  [["--feature-probability", "0.1,0.2"], /--feature-probability needs one value per instance \(8, from --instances\)/],
-  [["--instances", "3", "--feature-probability", "0.1,0.2,0.3,0.4"], /--feature-probability .* \(3, from --instances\) .* got 4/],
+  [
+    ["--feature-probability", "0.1,0.2"],
+    /--feature-probability needs one value per instance \(8, from --instances\)/,
+  ],
+  [
+    ["--instances", "3", "--feature-probability", "0.1,0.2,0.3,0.4"],
+    /--feature-probability .* \(3, from --instances\) .* got 4/,
+  ],
   [["--feature-probability", "0"], /--feature-probability .* must be in \(0, 1\], got 0/],
   [["--feature-probability", "1.5"], /--feature-probability .* must be in \(0, 1\], got 1.5/],
   [["--feature-probability", "-0.1"], /--feature-probability/],
@@ -162,7 +178,10 @@ gpuTest("run() trains a small configuration and writes results.json and report.h
       dir,
     ], { log: (l) => lines.push(l) });
     assert.equal(code, 0);
-    assert.ok(lines.some((l) => /steps\/s/.test(l) && /loss/.test(l)), `no progress line:\n${lines.join("\n")}`);
+    assert.ok(
+      lines.some((l) => /steps\/s/.test(l) && /loss/.test(l)),
+      `no progress line:\n${lines.join("\n")}`,
+    );
     const res = JSON.parse(await Deno.readTextFile(`${dir}/results.json`)) as ToyResults;
     assert.equal(res.config.features, 4);
     assert.equal(res.instances.length, 3);
@@ -198,7 +217,12 @@ gpuTest("run() trains a small configuration and writes results.json and report.h
 
 Deno.test("glassbox toy exits 2 with a message naming the argument (subprocess)", async () => {
   const main = new URL("../../src/cli/main.ts", import.meta.url).pathname;
-  for (const [args, name] of [[["--hidden", "0"], "--hidden"], [["--frobnicate"], "--frobnicate"]] as const) {
+  for (
+    const [args, name] of [[["--hidden", "0"], "--hidden"], [
+      ["--frobnicate"],
+      "--frobnicate",
+    ]] as const
+  ) {
     const p = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", main, "toy", ...args],
       stdout: "piped",

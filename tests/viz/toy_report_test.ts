@@ -15,7 +15,12 @@ import { arrows2d, escapeXml, heatmap, plot, scale } from "../../src/viz/svg.ts"
 import { gram, toyMetrics, type Weights } from "../../src/toy/metrics.ts";
 
 /** A results record for W (m rows of n) with its real metrics. */
-function fakeInstance(W: number[][], importance: number[], p: number, loss = 0.01): ToyInstanceResult {
+function fakeInstance(
+  W: number[][],
+  importance: number[],
+  p: number,
+  loss = 0.01,
+): ToyInstanceResult {
   const mt = toyMetrics(W as Weights);
   return {
     featureProbability: p,
@@ -52,7 +57,11 @@ const SWEEP = [1, 0.3, 0.1, 0.03].map((p, k) =>
 );
 const r = rng(7);
 const BIG = [1, 0.2, 0.05].map((p) =>
-  fakeInstance(Array.from({ length: 20 }, () => Array.from({ length: 60 }, () => r() - 0.5)), new Array(60).fill(1), p)
+  fakeInstance(
+    Array.from({ length: 20 }, () => Array.from({ length: 60 }, () => r() - 0.5)),
+    new Array(60).fill(1),
+    p,
+  )
 );
 const XS = [1, 0.1, 0.01], YS = [0.1, 1, 10];
 const REGIONS = ["not represented", "dedicated dimension", "antipodal superposition"];
@@ -102,7 +111,9 @@ function assertWellFormed(html: string): void {
       assert.equal(
         top,
         name,
-        `</${name}> closes <${top}> at offset ${m.index}: …${body.slice(m.index! - 80, m.index! + 20)}`,
+        `</${name}> closes <${top}> at offset ${m.index}: …${
+          body.slice(m.index! - 80, m.index! + 20)
+        }`,
       );
     }
   }
@@ -135,7 +146,11 @@ Deno.test("toyReportHtml() draws every figure: arrows, WᵀW, norms, phase diagr
   assert.equal(count(html, /<g class="arrow" data-f="/g), 5 * small);
   assert.equal(count(html, /aria-label="WᵀW"/g), small, "one SVG WᵀW heatmap per small instance");
   assert.equal(count(html, /<canvas class="heat"/g), BIG.length, "large WᵀW go to canvases");
-  assert.equal(count(html, /aria-label="‖Wᵢ‖"/g), small + BIG.length, "one norm chart per instance");
+  assert.equal(
+    count(html, /aria-label="‖Wᵢ‖"/g),
+    small + BIG.length,
+    "one norm chart per instance",
+  );
   // Phase diagram: one cell per grid point, each region in the legend.
   assert.equal(count(html, /<g class="cell" data-region="/g), XS.length * YS.length);
   for (const name of REGIONS) assert.ok(html.includes(`<b>${name}</b>`), `legend lacks ${name}`);
@@ -165,7 +180,9 @@ Deno.test("toyReportHtml() references nothing outside the file (opens offline)",
 Deno.test("toyReportHtml() draws m = 1 instances on a line and tolerates null metrics from JSON", () => {
   const inst = fakeInstance([[1, -1, 0]], [1, 1, 1], 0.05);
   // results.json writes Infinity and NaN as null.
-  const fromJson = JSON.parse(JSON.stringify({ ...inst, loss: NaN, dimensionsPerFeature: Infinity }));
+  const fromJson = JSON.parse(
+    JSON.stringify({ ...inst, loss: NaN, dimensionsPerFeature: Infinity }),
+  );
   const html = toyReportHtml({
     title: "m = 1",
     sections: [
@@ -200,16 +217,28 @@ Deno.test("plot() puts log ticks on decades and labels every guide line", () => 
   assert.ok(svg.includes(">2/5<") && svg.includes(">3/8<"));
   assert.doesNotMatch(svg, /Infinity|NaN/, "a non-finite point was drawn");
   // Close guide lines get their labels pushed apart (≥ 11 px).
-  const ys = [...svg.matchAll(/<text x="[^"]*" y="([^"]*)" fill="#888">/g)].map((m) => Number(m[1]));
+  const ys = [...svg.matchAll(/<text x="[^"]*" y="([^"]*)" fill="#888">/g)].map((m) =>
+    Number(m[1])
+  );
   assert.equal(ys.length, 2);
   assert.ok(Math.abs(ys[0] - ys[1]) >= 11, `guide labels overlap: y ${ys}`);
 });
 
 Deno.test("heatmap() and arrows2d() draw one shape per value and escape their text", () => {
   const h = heatmap([[1, -1], [0.5, 0]], { title: "<m>" });
-  assert.equal(count(h, /<rect x="[^"]*" y="[^"]*" width="[^"]*" height="[^"]*" fill="[^"]*"><title>/g), 4);
+  assert.equal(
+    count(h, /<rect x="[^"]*" y="[^"]*" width="[^"]*" height="[^"]*" fill="[^"]*"><title>/g),
+    4,
+  );
   assert.ok(h.includes("&lt;m&gt;"));
-  const a = arrows2d([{ x: 1, y: 0, color: "red" }, { x: 0, y: 0, color: "blue" }, { x: NaN, y: 0, color: "x" }]);
+  const a = arrows2d([{ x: 1, y: 0, color: "red" }, { x: 0, y: 0, color: "blue" }, {
+    x: NaN,
+    y: 0,
+    color: "x",
+  }]);
   assert.equal(count(a, /<g class="arrow"/g), 2, "a NaN arrow is skipped, a zero one is a dot");
-  assert.equal(escapeXml(`<a href="x">'&'</a>`), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  assert.equal(
+    escapeXml(`<a href="x">'&'</a>`),
+    "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;",
+  );
 });
