@@ -2,10 +2,11 @@
 // PyTorch's formula, with the gradient first scaled by the clipping coefficient CF[0]:
 //   g = CF[0] * G; p *= 1 - lr * wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
 //   p -= step_size * m / (sqrt(v) / bc2_sqrt + eps), step_size = lr / (1 - b1^t),
-//   bc2_sqrt = sqrt(1 - b2^t).
+//   bc2_sqrt = sqrt(1 - b2^t). One thread per 4 values (n4 = size / 4; the flat buffer's size
+//   is a multiple of 4).
 
 struct Params {
-  n: u32,
+  n4: u32,
   lr: f32,
   beta1: f32,
   beta2: f32,
@@ -16,16 +17,16 @@ struct Params {
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> G: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> CF: array<f32>;
-@group(0) @binding(3) var<storage, read_write> TH: array<f32>;
-@group(0) @binding(4) var<storage, read_write> M: array<f32>;
-@group(0) @binding(5) var<storage, read_write> V: array<f32>;
+@group(0) @binding(3) var<storage, read_write> TH: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> M: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> V: array<vec4<f32>>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n) {
+  if (i >= p.n4) {
     return;
   }
   let g = G[i] * CF[0];

@@ -1,5 +1,5 @@
 // Token and positional embeddings of the fused training step (src/kernels/train_fused.ts).
-//   fwd  one thread per (row n, column d): O[n, d] = W_E[tok[n], d] + W_pos[n % pos, d]
+//   fwd  one thread per (row n, 4 columns): O[n, d] = W_E[tok[n], d] + W_pos[n % pos, d]
 //   bwd  one thread per (table row r, 16 columns): the gradient of W_E row r (r < vocab: the sum
 //        of dR over the rows whose token is r) or of W_pos row r - vocab (the sum over the batch),
 //        in vec4 units (d_model and the offsets are multiples of 4)
@@ -18,9 +18,9 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> TOK: array<i32>;
-@group(0) @binding(2) var<storage, read> TH: array<f32>;
+@group(0) @binding(2) var<storage, read> TH: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> DR: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> O: array<f32>;
+@group(0) @binding(4) var<storage, read_write> O: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> G: array<vec4<f32>>;
 
 fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
@@ -34,12 +34,13 @@ fn token(n: u32) -> u32 {
 @compute @workgroup_size(64)
 fn fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = index(gid, nwg);
-  if (t >= p.rows * p.d) {
+  let d4 = p.d / 4u;
+  if (t >= p.rows * d4) {
     return;
   }
-  let n = t / p.d;
-  let d = t % p.d;
-  O[t] = TH[p.we_off + token(n) * p.d + d] + TH[p.wpos_off + (n % p.pos) * p.d + d];
+  let n = t / d4;
+  let c = t % d4;
+  O[t] = TH[p.we_off / 4u + token(n) * d4 + c] + TH[p.wpos_off / 4u + (n % p.pos) * d4 + c];
   if (p.flags == 0xffffffffu) {
     G[0] = DR[0];
   }

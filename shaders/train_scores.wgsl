@@ -12,7 +12,7 @@ struct Params {
   pos: u32,
   pat_off: u32,
   out_off: u32,
-  _pad0: u32,
+  runs_off: u32,
   _pad1: u32,
   _pad2: u32,
 };
@@ -34,8 +34,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var prev = 0.0;
   for (var b = 0u; b < p.batch; b = b + 1u) {
     let base = p.pat_off + (b * p.heads + h) * P * P;
-    let start = u32(runs[2u * b]);
-    let len = u32(runs[2u * b + 1u]);
+    let start = u32(runs[p.runs_off + 2u * b]);
+    let len = u32(runs[p.runs_off + 2u * b + 1u]);
     for (var q = start + len; q < min(start + 2u * len, P); q = q + 1u) {
       ind = ind + pattern[base + q * P + q - len + 1u];
       n_ind = n_ind + 1u;

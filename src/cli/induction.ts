@@ -130,7 +130,11 @@ export function parseInductionArgs(args: string[]): InductionArgs {
     help,
   };
   if (help) return a;
-  if (!a.out) throw new UsageError("--out DIR is required (where to write model/, results.json, report.html)");
+  if (!a.out) {
+    throw new UsageError(
+      "--out DIR is required (where to write model/, results.json, report.html)",
+    );
+  }
   if (!(a.lr > 0)) throw new UsageError(`--lr must be > 0, got ${a.lr}`);
   if (a.dModel % a.heads !== 0) {
     throw new UsageError(`--d-model ${a.dModel} is not a multiple of --heads ${a.heads}`);

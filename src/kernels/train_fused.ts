@@ -1,7 +1,7 @@
 /**
  * A fused training step for small attention-only transformers: forward, backward, loss,
- * gradient norm, clipping and AdamW in 30-odd dispatches (37 for 2 layers with layer norm),
- * where the autodiff path needs about 200, with every buffer allocated once and no readback.
+ * gradient norm, clipping and AdamW in 11 + 12 per layer dispatches with layer norm (35 for 2
+ * layers, where the autodiff path needs 255), every buffer allocated once, no readback.
  *
  * The parameters live in one flat f32 buffer in TransformerLens state-dict order
  * (`paramShapes`), so the gradient, both Adam moments, the norm and the update are one buffer
@@ -69,7 +69,9 @@ export interface FlatSlot {
 }
 
 /** Offsets of every parameter in the flat buffer, in state-dict order; and the total. */
-export function flatLayout(cfg: HookedTransformerConfig): { slots: Map<string, FlatSlot>; size: number } {
+export function flatLayout(
+  cfg: HookedTransformerConfig,
+): { slots: Map<string, FlatSlot>; size: number } {
   const slots = new Map<string, FlatSlot>();
   let at = 0;
   for (const [name, shape] of paramShapes(cfg)) {
@@ -97,6 +99,9 @@ export interface FusedStepOptions {
   normAt: number;
 }
 
+/** Queries per thread of attention's fwd and bwd_q, keys per thread of bwd_kv (the shader's). */
+const ATTN_QT = 8;
+const ATTN_KT = 4;
 const ACCUM_LN = 1;
 const NOAFFINE = 2;
 const BIAS = 1;
@@ -185,7 +190,9 @@ export class FusedAttnOnly {
     );
     this.#stats = Array.from({ length: L + 1 }, (_, l) => mk([N, 2], `fused.lnstats${l}`));
     this.#qkv = Array.from({ length: L }, (_, l) => mk([N, 3 * H * E], `fused.qkv${l}`));
-    this.#pat = Array.from({ length: L }, (_, l) => mk([batch, H, pos, pos], `fused.pattern${l}`));
+    // Pattern and dscores rows padded to a multiple of 8 (vec4 access in train_attn.wgsl).
+    const pp = Math.ceil(pos / 8) * 8;
+    this.#pat = Array.from({ length: L }, (_, l) => mk([batch, H, pos, pp], `fused.pattern${l}`));
     this.#z = Array.from({ length: L }, (_, l) => mk([N, H * E], `fused.z${l}`));
     this.#lg = mk([N, V], "fused.dlogits");
     this.#rl = mk([N], "fused.rowloss");
@@ -193,7 +200,7 @@ export class FusedAttnOnly {
     this.#dxn = mk([N, D], "fused.dxn");
     this.#dz = mk([N, H * E], "fused.dz");
     this.#dqkv = mk([N, 3 * H * E], "fused.dqkv");
-    this.#ds = mk([batch, H, pos, pos], "fused.dscores");
+    this.#ds = mk([batch, H, pos, pp], "fused.dscores");
     this.#cf = mk([4], "fused.clipcoef");
     this.#dummy = mk([4], "fused.dummy");
   }
@@ -275,11 +282,21 @@ export class FusedAttnOnly {
       .u32(wOff / 4).u32((bOff ?? 0) / 4).u32((bOff !== null ? BIAS : 0) | (R ? RESID : 0))
       .u32(N);
     const tiles = Math.ceil(M / 16) * Math.ceil(N / 16);
-    this.#run("linear.fwd", "train_linear", linearSrc, "fwd", p, [
-      X,
-      this.theta,
-      R ?? this.#dummy,
-    ], [O], tiles, 8);
+    this.#run(
+      "linear.fwd",
+      "train_linear",
+      linearSrc,
+      "fwd",
+      p,
+      [
+        X,
+        this.theta,
+        R ?? this.#dummy,
+      ],
+      [O],
+      tiles,
+      8,
+    );
   }
 
   /** Linear input gradient: O (+)= dY @ Wᵀ, dY [M, N], O [M, K]. */
@@ -291,9 +308,19 @@ export class FusedAttnOnly {
       .u32(0).u32(0).u32(0).u32(K / 4)
       .u32(wOff / 4).u32(0).u32(accum ? ACCUM : 0).u32(N);
     const tiles = Math.ceil(M / 16) * Math.ceil(K / 16);
-    this.#run("linear.dx", "train_linear", linearSrc, "dx", p, [dY, this.theta, this.#dummy], [
-      O,
-    ], tiles, 8);
+    this.#run(
+      "linear.dx",
+      "train_linear",
+      linearSrc,
+      "dx",
+      p,
+      [dY, this.theta, this.#dummy],
+      [
+        O,
+      ],
+      tiles,
+      8,
+    );
   }
 
   /** Linear weight gradient: grad(W) = Xᵀ dY, grad(b) = Σ dY; X [M, K], dY [M, N]. */
@@ -305,9 +332,19 @@ export class FusedAttnOnly {
       .u32(0).u32(0).u32(0).u32(0)
       .u32(wOff / 4).u32(bOff / 4).u32(BIAS).u32(N);
     const tiles = Math.ceil(K / 16) * Math.ceil(N / 16);
-    this.#run("linear.dw", "train_linear", linearSrc, "dw", p, [X, dY, this.#dummy], [
-      this.grad,
-    ], tiles, 8);
+    this.#run(
+      "linear.dw",
+      "train_linear",
+      linearSrc,
+      "dw",
+      p,
+      [X, dY, this.#dummy],
+      [
+        this.grad,
+      ],
+      tiles,
+      8,
+    );
   }
 
   #lnParams(rows: number, flags: number, prefix: string | null): Params {
@@ -315,8 +352,8 @@ export class FusedAttnOnly {
     const w = affine ? this.off(`${prefix}.w`) : 0;
     const b = affine ? this.off(`${prefix}.b`) : 0;
     return new Params()
-      .u32(rows).u32(this.cfg.dModel).f32(this.cfg.eps).u32(flags | (affine ? 0 : NOAFFINE))
-      .u32(w).u32(b).u32(w).u32(b);
+      .u32(rows).u32(this.cfg.dModel / 4).f32(this.cfg.eps).u32(flags | (affine ? 0 : NOAFFINE))
+      .u32(w / 4).u32(b / 4).u32(w / 4).u32(b / 4);
   }
 
   /**
@@ -344,39 +381,95 @@ export class FusedAttnOnly {
     this.#run("embed.fwd", "train_embed", embedSrc, "fwd", pe, [tokens, th, this.#dummy], [
       this.#resid[0],
       this.grad,
-    ], N * D);
+    ], (N * D) / 4);
     const lnFwd = (l: number) => {
       if (!ln) return;
-      this.#run("ln.fwd", "train_ln", lnSrc, "fwd", this.#lnParams(N, 0, lnName(l)), [
-        this.#resid[l],
-        th,
-        this.#dummy,
-      ], [this.#xn[l], this.#stats[l], this.grad], N);
+      this.#run(
+        "ln.fwd",
+        "train_ln",
+        lnSrc,
+        "fwd",
+        this.#lnParams(N, 0, lnName(l)),
+        [
+          this.#resid[l],
+          th,
+          this.#dummy,
+        ],
+        [this.#xn[l], this.#stats[l], this.grad],
+        N,
+      );
     };
-    const pa = new Params().u32(B).u32(H).u32(P).u32(E / 4).f32(1 / Math.sqrt(E)).u32(0).u32(0)
-      .u32(0);
+    const pa = new Params().u32(B).u32(H).u32(P).u32(E / 4).f32(1 / Math.sqrt(E)).u32(0)
+      .u32(Math.ceil(P / 8) * 2).u32(0);
     for (let l = 0; l < L; l++) {
       const a = `blocks.${l}.attn`;
       lnFwd(l);
-      this.#linFwd(this.#xn[l], D, 3 * HE, E, this.off(`${a}.W_Q`), this.off(`${a}.b_Q`), null, this.#qkv[l]);
-      this.#run("attn.fwd", "train_attn", attnSrc, "fwd", pa, [this.#qkv[l], this.#dummy], [
-        this.#pat[l],
-        this.#ds,
+      this.#linFwd(
+        this.#xn[l],
+        D,
+        3 * HE,
+        E,
+        this.off(`${a}.W_Q`),
+        this.off(`${a}.b_Q`),
+        null,
+        this.#qkv[l],
+      );
+      this.#run(
+        "attn.fwd",
+        "train_attn",
+        attnSrc,
+        "fwd",
+        pa,
+        [this.#qkv[l], this.#dummy],
+        [
+          this.#pat[l],
+          this.#ds,
+          this.#z[l],
+        ],
+        B * H * Math.ceil(P / ATTN_QT),
+        8,
+      );
+      this.#linFwd(
         this.#z[l],
-      ], B * H * Math.ceil(P / 4), 8);
-      this.#linFwd(this.#z[l], HE, D, D, this.off(`${a}.W_O`), this.off(`${a}.b_O`), this.#resid[l], this.#resid[l + 1]);
+        HE,
+        D,
+        D,
+        this.off(`${a}.W_O`),
+        this.off(`${a}.b_O`),
+        this.#resid[l],
+        this.#resid[l + 1],
+      );
     }
     lnFwd(L);
-    this.#linFwd(this.#xn[L], D, V, V, this.off("unembed.W_U"), this.off("unembed.b_U"), null, this.#lg);
+    this.#linFwd(
+      this.#xn[L],
+      D,
+      V,
+      V,
+      this.off("unembed.W_U"),
+      this.off("unembed.b_U"),
+      null,
+      this.#lg,
+    );
     const pl = new Params().u32(N).u32(P).u32(D).u32(V)
       .u32(this.off("unembed.W_U")).u32(this.off("unembed.b_U"))
       .f32(1 / (B * (P - 1))).u32(this.size).u32(0).u32(0).f32(0).u32(0);
-    this.#run("ce", "train_loss", lossSrc, "ce", pl, [this.#xn[L], th, tokens], [
-      this.#lg,
-      this.#rl,
-      this.#dummy,
-      this.#cf,
-    ], N, 8);
+    this.#run(
+      "ce",
+      "train_loss",
+      lossSrc,
+      "ce",
+      pl,
+      [this.#xn[L], th, tokens],
+      [
+        this.#lg,
+        this.#rl,
+        this.#dummy,
+        this.#cf,
+      ],
+      N,
+      8,
+    );
 
     // ---- backward
     this.#linDw(this.#xn[L], this.#lg, D, V, V, this.off("unembed.W_U"), this.off("unembed.b_U"));
@@ -384,17 +477,36 @@ export class FusedAttnOnly {
       // dxn holds d loss / d ln output; add (or write) d loss / d resid[l] into dres.
       const flags = accum ? ACCUM_LN : 0;
       const name = lnName(l);
-      this.#run("ln.bwd_x", "train_ln", lnSrc, "bwd_x", this.#lnParams(N, flags, name), [
-        this.#resid[l],
-        th,
-        this.#dxn,
-      ], [this.#dres, this.#stats[l], this.grad], N);
-      if (this.cfg.normalization === "LN") {
-        this.#run("ln.bwd_w", "train_ln", lnSrc, "bwd_w", this.#lnParams(N, 0, name), [
+      this.#run(
+        "ln.bwd_x",
+        "train_ln",
+        lnSrc,
+        "bwd_x",
+        this.#lnParams(N, flags, name),
+        [
           this.#resid[l],
           th,
           this.#dxn,
-        ], [this.#dres, this.#stats[l], this.grad], D);
+        ],
+        [this.#dres, this.#stats[l], this.grad],
+        N,
+      );
+      if (this.cfg.normalization === "LN") {
+        this.#run(
+          "ln.bwd_w",
+          "train_ln",
+          lnSrc,
+          "bwd_w",
+          this.#lnParams(N, 0, name),
+          [
+            this.#resid[l],
+            th,
+            this.#dxn,
+          ],
+          [this.#dres, this.#stats[l], this.grad],
+          D / 4,
+          8,
+        );
       }
     };
     if (ln) {
@@ -407,17 +519,45 @@ export class FusedAttnOnly {
       const a = `blocks.${l}.attn`;
       this.#linDx(this.#dres, HE, D, D, this.off(`${a}.W_O`), this.#dz, false);
       this.#linDw(this.#z[l], this.#dres, HE, D, D, this.off(`${a}.W_O`), this.off(`${a}.b_O`));
-      this.#run("attn.bwd_q", "train_attn", attnSrc, "bwd_q", pa, [this.#qkv[l], this.#dz], [
-        this.#pat[l],
-        this.#ds,
+      this.#run(
+        "attn.bwd_q",
+        "train_attn",
+        attnSrc,
+        "bwd_q",
+        pa,
+        [this.#qkv[l], this.#dz],
+        [
+          this.#pat[l],
+          this.#ds,
+          this.#dqkv,
+        ],
+        B * H * Math.ceil(P / ATTN_QT),
+        8,
+      );
+      this.#run(
+        "attn.bwd_kv",
+        "train_attn",
+        attnSrc,
+        "bwd_kv",
+        pa,
+        [this.#qkv[l], this.#dz],
+        [
+          this.#pat[l],
+          this.#ds,
+          this.#dqkv,
+        ],
+        B * H * Math.ceil(P / ATTN_KT),
+        8,
+      );
+      this.#linDw(
+        this.#xn[l],
         this.#dqkv,
-      ], B * H * Math.ceil(P / 4), 8);
-      this.#run("attn.bwd_kv", "train_attn", attnSrc, "bwd_kv", pa, [this.#qkv[l], this.#dz], [
-        this.#pat[l],
-        this.#ds,
-        this.#dqkv,
-      ], B * H * Math.ceil(P / 4), 8);
-      this.#linDw(this.#xn[l], this.#dqkv, D, 3 * HE, E, this.off(`${a}.W_Q`), this.off(`${a}.b_Q`));
+        D,
+        3 * HE,
+        E,
+        this.off(`${a}.W_Q`),
+        this.off(`${a}.b_Q`),
+      );
       if (ln) {
         this.#linDx(this.#dqkv, D, 3 * HE, E, this.off(`${a}.W_Q`), this.#dxn, false);
         lnBwd(l, true);
@@ -426,10 +566,20 @@ export class FusedAttnOnly {
       }
     }
     const chunks = Math.ceil(D / 16);
-    this.#run("embed.bwd", "train_embed", embedSrc, "bwd", pe, [tokens, th, this.#dres], [
-      this.#resid[0],
-      this.grad,
-    ], (V + P) * chunks, 8);
+    this.#run(
+      "embed.bwd",
+      "train_embed",
+      embedSrc,
+      "bwd",
+      pe,
+      [tokens, th, this.#dres],
+      [
+        this.#resid[0],
+        this.grad,
+      ],
+      (V + P) * chunks,
+      8,
+    );
   }
 
   /**
@@ -447,25 +597,35 @@ export class FusedAttnOnly {
     const p = new Params().u32(N).u32(this.pos).u32(D).u32(V).u32(0).u32(0)
       .f32(1 / (this.batch * (this.pos - 1))).u32(this.size).u32(lossAt).u32(normAt)
       .f32(maxNorm ?? 0).u32(maxNorm !== null ? 1 : 0);
-    this.#run("reduce", "train_loss", lossSrc, "reduce", p, [this.grad, this.theta, this.#dummy], [
-      this.#lg,
-      this.#rl,
-      log,
-      this.#cf,
-    ], 1, 256);
+    this.#run(
+      "reduce",
+      "train_loss",
+      lossSrc,
+      "reduce",
+      p,
+      [this.grad, this.theta, this.#dummy],
+      [
+        this.#lg,
+        this.#rl,
+        log,
+        this.#cf,
+      ],
+      1,
+      256,
+    );
   }
 
   /** AdamW on the flat buffer, the gradient scaled by the clipping coefficient. One dispatch. */
   adam(h: Omit<FusedStepOptions, "log" | "lossAt" | "normAt" | "maxNorm">): void {
     const bc1 = 1 - h.beta1 ** h.t;
     const bc2 = 1 - h.beta2 ** h.t;
-    const p = new Params().u32(this.size).f32(h.lr).f32(h.beta1).f32(h.beta2).f32(h.eps)
+    const p = new Params().u32(this.size / 4).f32(h.lr).f32(h.beta1).f32(h.beta2).f32(h.eps)
       .f32(h.weightDecay).f32(h.lr / bc1).f32(Math.sqrt(bc2));
     this.#run("adamw", "train_adam", adamSrc, "main", p, [this.grad, this.#cf], [
       this.theta,
       this.m,
       this.v,
-    ], this.size);
+    ], this.size / 4);
   }
 
   /** One whole training step: forward, backward, loss and norm logged, clip, AdamW. */
@@ -480,6 +640,17 @@ export class FusedAttnOnly {
     const s = this.slots.get(name);
     if (!s) throw new Error(`The fused training step has no parameter "${name}"`);
     return this.grad.view(s.shape, contiguousStrides(s.shape), s.offset);
+  }
+
+  /**
+   * Layer `l`'s attention pattern [batch, head, query, key] from the last forward pass, as a
+   * strided view of the padded buffer (the caller disposes the view).
+   */
+  patternOf(l: number): Tensor {
+    const t = this.#pat[l];
+    if (!t) throw new RangeError(`The fused training step has no layer ${l}`);
+    const [B, H, P, Pp] = t.shape;
+    return t.view([B, H, P, P], [H * P * Pp, P * Pp, Pp, 1], 0);
   }
 
   /** Free every buffer. */

@@ -13,7 +13,8 @@ import { checkBindable, Params } from "./_util.ts";
 /**
  * Write (induction, previous-token) of each head of `pattern` (f32 [batch, heads, pos, pos],
  * contiguous, any offset) into `out` at element `outOffset` + 2·head. `runs` is i32 [batch, 2]
- * (offset 0): the start of the first copy of the repeated run and its length, per row.
+ * (contiguous, any offset): the start of the first copy of the repeated run and its length, per
+ * row.
  */
 export function headScoresKernel(
   eng: Engine,
@@ -26,7 +27,7 @@ export function headScoresKernel(
   checkBindable("headScores", eng, pattern, runs, out);
   const p = new Params()
     .u32(batch).u32(heads).u32(pos).u32(pattern.offset)
-    .u32(out.offset + outOffset).u32(0).u32(0).u32(0);
+    .u32(out.offset + outOffset).u32(runs.offset).u32(0).u32(0);
   eng.run({
     label: "headScores",
     key: "train_scores",

@@ -88,10 +88,12 @@ export interface InductionResult {
   /** The trained model (the caller disposes it). */
   model: HookedTransformer;
   /** The options used, defaults filled in (engine and callback left out). */
-  options: Required<Omit<InductionOptions, "engine" | "onProgress" | "clipNorm" | "normalization">> & {
-    clipNorm: number | null;
-    normalization: Normalization;
-  };
+  options:
+    & Required<Omit<InductionOptions, "engine" | "onProgress" | "clipNorm" | "normalization">>
+    & {
+      clipNorm: number | null;
+      normalization: Normalization;
+    };
   /** The data generator's settings. */
   data: RepeatDataConfig;
   /** The backend that trained. */
@@ -223,9 +225,7 @@ export async function trainInduction(opts: InductionOptions = {}): Promise<Induc
       if (!opts.onProgress) return;
       const [v] = await readTensors([history!]);
       const s = splitScores(v, L, H, slot * L * H * 2);
-      const loss = entries.length
-        ? entries.reduce((a, e) => a + e.loss, 0) / entries.length
-        : NaN;
+      const loss = entries.length ? entries.reduce((a, e) => a + e.loss, 0) / entries.length : NaN;
       await opts.onProgress({
         step,
         steps: o.steps,

@@ -7,11 +7,11 @@
  * Two backends compute the same thing (the mean next-token cross-entropy of `model.loss`):
  *
  * - `"autodiff"`: `model.loss(tokens)` recorded on the tape, `backward`, `clipGradNorm`, the
- *   `AdamW` optimizer: any model (MLPs, shortformer, ...). About 200 dispatches a step for a
+ *   `AdamW` optimizer: any model (MLPs, shortformer, ...). 255 dispatches a step for a
  *   2-layer attention-only model.
  * - `"fused"` (src/kernels/train_fused.ts): attention-only models with standard positional
  *   embeddings; the parameters, gradients and Adam moments live in flat buffers, and a step is
- *   36 dispatches for 2 layers. The trainer owns the weights while training: {@link
+ *   35 dispatches for 2 layers. The trainer owns the weights while training: {@link
  *   Trainer.syncModel} copies them into the model (the training loop does it before each log
  *   callback and at the end).
  *
@@ -105,7 +105,9 @@ export function scheduleOf(opts: TrainerOptions): Schedule {
   const warmupSteps = opts.warmupSteps ?? 0;
   const s = opts.schedule ?? "constant";
   if (typeof s === "function") return s;
-  if (s === "constant") return warmupSteps > 0 ? warmupSchedule({ lr, warmupSteps }) : constantSchedule(lr);
+  if (s === "constant") {
+    return warmupSteps > 0 ? warmupSchedule({ lr, warmupSteps }) : constantSchedule(lr);
+  }
   if (opts.totalSteps === undefined) {
     throw new RangeError(`Cannot make Trainer: the "${s}" schedule needs totalSteps`);
   }
@@ -165,7 +167,9 @@ export class Trainer {
     };
     const want = opts.backend ?? "auto";
     if (!["auto", "fused", "autodiff"].includes(want)) {
-      throw new RangeError(`Cannot make Trainer: backend "${want}" is not "auto", "fused" or "autodiff"`);
+      throw new RangeError(
+        `Cannot make Trainer: backend "${want}" is not "auto", "fused" or "autodiff"`,
+      );
     }
     const why = fusedUnsupported(model.cfg);
     if (want === "fused" && why) {
@@ -215,7 +219,9 @@ export class Trainer {
     const slot = this.#pending.length;
     const lr = this.schedule(this.stepCount);
     if (!(lr >= 0) || !Number.isFinite(lr)) {
-      throw new RangeError(`Cannot run Trainer.step: the schedule gave lr ${lr} at step ${this.stepCount}`);
+      throw new RangeError(
+        `Cannot run Trainer.step: the schedule gave lr ${lr} at step ${this.stepCount}`,
+      );
     }
     if (this.backend === "fused") this.#fusedStep(tokens, slot, lr);
     else this.#autodiffStep(tokens, slot, lr);
@@ -225,7 +231,9 @@ export class Trainer {
 
   #fusedStep(tokens: Tensor, slot: number, lr: number) {
     if (tokens.rank !== 2) {
-      throw new RangeError(`Cannot run Trainer.step: tokens ${tokens.describe()} must be [batch, pos]`);
+      throw new RangeError(
+        `Cannot run Trainer.step: tokens ${tokens.describe()} must be [batch, pos]`,
+      );
     }
     const [B, P] = tokens.shape;
     if (!this.#fused) {
@@ -373,7 +381,9 @@ export interface TrainResult {
  */
 export async function train(model: HookedTransformer, opts: TrainOptions): Promise<TrainResult> {
   if (!Number.isInteger(opts.steps) || opts.steps < 0) {
-    throw new RangeError(`Cannot run train: steps must be a non-negative integer, got ${opts.steps}`);
+    throw new RangeError(
+      `Cannot run train: steps must be a non-negative integer, got ${opts.steps}`,
+    );
   }
   const trainer = new Trainer(model, opts);
   const log: LogEntry[] = [];

@@ -9,7 +9,16 @@
 
 /** What the report reads: the JSON that `inductionResultsJson` makes (results.json). */
 export interface InductionReportData {
-  options: { layers: number; steps: number; seed: number; dModel: number; heads: number; ctx: number; batch: number; lr: number };
+  options: {
+    layers: number;
+    steps: number;
+    seed: number;
+    dModel: number;
+    heads: number;
+    ctx: number;
+    batch: number;
+    lr: number;
+  };
   backend?: string;
   seconds?: number;
   steps_per_second?: number;
@@ -138,19 +147,25 @@ export function lineChart(o: ChartOptions): string {
   for (const s of o.series) {
     const pts = s.points.filter((p) => Number.isFinite(p[1]));
     if (pts.length === 0) continue;
-    const d = pts.map((p, i) => `${i ? "L" : "M"}${f(X(p[0]))},${f(Y(Math.min(y1, Math.max(y0, p[1]))))}`)
+    const d = pts.map((p, i) =>
+      `${i ? "L" : "M"}${f(X(p[0]))},${f(Y(Math.min(y1, Math.max(y0, p[1]))))}`
+    )
       .join("");
     parts.push(
-      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.width ?? 1.6}" stroke-opacity="${
-        s.opacity ?? 1
-      }"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}><title>${escapeHtml(s.label)}</title></path>`,
+      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${
+        s.width ?? 1.6
+      }" stroke-opacity="${s.opacity ?? 1}"${
+        s.dash ? ` stroke-dasharray="${s.dash}"` : ""
+      }><title>${escapeHtml(s.label)}</title></path>`,
     );
   }
   const legend = o.series.filter((s) => s.label);
   legend.forEach((s, i) => {
     const y = m.t + 8 + i * 16;
     parts.push(
-      `<line x1="${m.l + pw + 12}" x2="${m.l + pw + 32}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="2.5"${
+      `<line x1="${m.l + pw + 12}" x2="${
+        m.l + pw + 32
+      }" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="2.5"${
         s.dash ? ` stroke-dasharray="${s.dash}"` : ""
       }/>`,
       `<text x="${m.l + pw + 38}" y="${y + 4}" class="tick">${escapeHtml(s.label)}</text>`,

@@ -32,62 +32,68 @@ function checkStructure(
   }
 }
 
-gpuTest("repeatedSequences() matches repeatedSequencesRef() bit for bit on random options", async () => {
-  await fc.assert(
-    fc.asyncProperty(
-      fc.record({
-        batch: fc.integer({ min: 1, max: 7 }),
-        ctx: fc.integer({ min: 17, max: 70 }),
-        vocab: fc.constantFrom(2, 3, 17, 64, 50257),
-        seed: fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.constant(2 ** 40 + 3)),
-        step: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-        maxPrefix: fc.integer({ min: 0, max: 25 }),
-        bosPick: fc.integer({ min: 0, max: 1000 }),
-      }),
-      async ({ batch, ctx, vocab, seed, step, maxPrefix, bosPick }) => {
-        const opts = { batch, ctx, vocab, seed, maxPrefix, bos: bosPick % vocab };
-        const { tokens, meta } = repeatedSequences(opts, step);
-        const [t, m] = await readTensors([tokens, meta]);
-        tokens.dispose();
-        meta.dispose();
-        const want = repeatedSequencesRef(opts, step);
-        assert.deepEqual(Array.from(t), Array.from(want.tokens));
-        assert.deepEqual(Array.from(m), Array.from(want.meta));
-        const c = repeatDataConfig(opts);
-        checkStructure(t as Int32Array, m as Int32Array, c, maxPrefix);
-      },
-    ),
-    { numRuns: NUM_RUNS },
-  );
-});
+gpuTest(
+  "repeatedSequences() matches repeatedSequencesRef() bit for bit on random options",
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          batch: fc.integer({ min: 1, max: 7 }),
+          ctx: fc.integer({ min: 17, max: 70 }),
+          vocab: fc.constantFrom(2, 3, 17, 64, 50257),
+          seed: fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.constant(2 ** 40 + 3)),
+          step: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+          maxPrefix: fc.integer({ min: 0, max: 25 }),
+          bosPick: fc.integer({ min: 0, max: 1000 }),
+        }),
+        async ({ batch, ctx, vocab, seed, step, maxPrefix, bosPick }) => {
+          const opts = { batch, ctx, vocab, seed, maxPrefix, bos: bosPick % vocab };
+          const { tokens, meta } = repeatedSequences(opts, step);
+          const [t, m] = await readTensors([tokens, meta]);
+          tokens.dispose();
+          meta.dispose();
+          const want = repeatedSequencesRef(opts, step);
+          assert.deepEqual(Array.from(t), Array.from(want.tokens));
+          assert.deepEqual(Array.from(m), Array.from(want.meta));
+          const c = repeatDataConfig(opts);
+          checkStructure(t as Int32Array, m as Int32Array, c, maxPrefix);
+        },
+      ),
+      { numRuns: NUM_RUNS },
+    );
+  },
+);
 
-gpuTest("RepeatData: BOS first, exact repeat, offsets and lengths vary, reproducible by seed", async () => {
-  const data = new RepeatData({ batch: 64, ctx: 48, seed: 3 });
-  const c = data.cfg;
-  assert.equal(c.vocab, 64);
-  assert.equal(c.lenMax, 20);
-  const [t0, m0] = await readTensors([data.next(0).tokens, data.meta]);
-  checkStructure(t0 as Int32Array, m0 as Int32Array, c, 20);
-  const starts = new Set<number>();
-  const lens = new Set<number>();
-  for (let b = 0; b < 64; b++) {
-    starts.add(m0[2 * b]);
-    lens.add(m0[2 * b + 1]);
-  }
-  assert.ok(starts.size >= 8, `offsets vary: ${[...starts]}`);
-  assert.ok(lens.size >= 6, `run lengths vary: ${[...lens]}`);
-  // The same (seed, step) gives the same batch; another step or seed gives another one.
-  const [t0again] = await readTensors([data.next(0).tokens]);
-  assert.deepEqual(Array.from(t0again), Array.from(t0));
-  const [t1] = await readTensors([data.next(1).tokens]);
-  assert.notDeepEqual(Array.from(t1), Array.from(t0));
-  const other = repeatedSequences({ batch: 64, ctx: 48, seed: 4 }, 0);
-  const [u0] = await readTensors([other.tokens]);
-  assert.notDeepEqual(Array.from(u0), Array.from(t0));
-  other.tokens.dispose();
-  other.meta.dispose();
-  data.dispose();
-});
+gpuTest(
+  "RepeatData: BOS first, exact repeat, offsets and lengths vary, reproducible by seed",
+  async () => {
+    const data = new RepeatData({ batch: 64, ctx: 48, seed: 3 });
+    const c = data.cfg;
+    assert.equal(c.vocab, 64);
+    assert.equal(c.lenMax, 20);
+    const [t0, m0] = await readTensors([data.next(0).tokens, data.meta]);
+    checkStructure(t0 as Int32Array, m0 as Int32Array, c, 20);
+    const starts = new Set<number>();
+    const lens = new Set<number>();
+    for (let b = 0; b < 64; b++) {
+      starts.add(m0[2 * b]);
+      lens.add(m0[2 * b + 1]);
+    }
+    assert.ok(starts.size >= 8, `offsets vary: ${[...starts]}`);
+    assert.ok(lens.size >= 6, `run lengths vary: ${[...lens]}`);
+    // The same (seed, step) gives the same batch; another step or seed gives another one.
+    const [t0again] = await readTensors([data.next(0).tokens]);
+    assert.deepEqual(Array.from(t0again), Array.from(t0));
+    const [t1] = await readTensors([data.next(1).tokens]);
+    assert.notDeepEqual(Array.from(t1), Array.from(t0));
+    const other = repeatedSequences({ batch: 64, ctx: 48, seed: 4 }, 0);
+    const [u0] = await readTensors([other.tokens]);
+    assert.notDeepEqual(Array.from(u0), Array.from(t0));
+    other.tokens.dispose();
+    other.meta.dispose();
+    data.dispose();
+  },
+);
 
 gpuTest("RepeatData: tokens outside the run are close to uniform over the vocabulary", async () => {
   const data = new RepeatData({ batch: 256, ctx: 48, vocab: 8, seed: 11 });
@@ -97,7 +103,9 @@ gpuTest("RepeatData: tokens outside the run are close to uniform over the vocabu
   assert.equal(counts[0], 0, "BOS never drawn");
   const n = counts.reduce((a, b) => a + b, 0) / 7;
   // 256·47/7 ≈ 1719 draws per token (repeats included): ±10% is > 4 standard deviations.
-  for (let v = 1; v < 8; v++) assert.ok(Math.abs(counts[v] - n) < 0.1 * n, `token ${v}: ${counts[v]}`);
+  for (let v = 1; v < 8; v++) {
+    assert.ok(Math.abs(counts[v] - n) < 0.1 * n, `token ${v}: ${counts[v]}`);
+  }
   data.dispose();
 });
 

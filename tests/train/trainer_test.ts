@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertClose, gpuTest } from "../_gpu.ts";
 import { HookedTransformer } from "../../src/model/mod.ts";
-import type { ConfigInput } from "../../src/model/config.ts";
+import { type ConfigInput, makeConfig } from "../../src/model/config.ts";
 import { valueAndGrad } from "../../src/autograd/backward.ts";
 import { empty, tensor } from "../../src/ops/creation.ts";
 import { memory } from "../../src/memory.ts";
@@ -11,7 +11,14 @@ import { RepeatData, repeatedSequences } from "../../src/train/data.ts";
 import { train, Trainer } from "../../src/train/trainer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/io/fs.ts";
 
-const ATTN: ConfigInput = { nLayers: 2, dModel: 24, nHeads: 3, nCtx: 20, dVocab: 12, attnOnly: true };
+const ATTN: ConfigInput = {
+  nLayers: 2,
+  dModel: 24,
+  nHeads: 3,
+  nCtx: 20,
+  dVocab: 12,
+  attnOnly: true,
+};
 
 /** Fused gradients (and loss) against the autodiff's for one config and batch. */
 async function compareGradients(cfg: ConfigInput, B: number, P: number, seed: number) {
@@ -28,6 +35,18 @@ async function compareGradients(cfg: ConfigInput, B: number, P: number, seed: nu
   const { value, grads } = valueAndGrad(() => model.loss(tokens))(...model.parameters());
   const names = [...model.stateDict().keys()];
   const mine = names.map((n) => fused.gradOf(n));
+  // The fused forward's attention patterns equal the model's hook_pattern, every row.
+  const L = model.cfg.nLayers;
+  const patNames = Array.from({ length: L }, (_, l) => `blocks.${l}.attn.hook_pattern`);
+  const { logits, cache } = model.runWithCache(tokens, { names: patNames });
+  const pats = await readTensors([
+    ...patNames.map((n) => cache.get(n)),
+    ...patNames.map((_, l) => fused.patternOf(l)),
+  ]);
+  // Softmax of the same scores summed in another order: 1e-6 absolute on probabilities.
+  for (let l = 0; l < L; l++) assertClose(pats[L + l], pats[l], 1e-6, 1e-5, `pattern ${l}`);
+  logits.dispose();
+  cache.dispose();
   const all = await readTensors([value, log, ...grads, ...mine]);
   // f32 sums of O(P·d) terms in a different order: 1e-5 relative on an O(1) loss.
   assertClose([all[1][0]], [all[0][0]], 1e-6, 1e-5, `${JSON.stringify(cfg)} loss`);
@@ -45,12 +64,15 @@ async function compareGradients(cfg: ConfigInput, B: number, P: number, seed: nu
   model.dispose();
 }
 
-gpuTest("FusedAttnOnly gradients equal the autodiff's of model.loss (LN, LNPre, none)", async () => {
-  for (const normalization of ["LN", "LNPre", null] as const) {
-    // d_head 8 (partial 16-wide chunk), 19 positions (not a multiple of 4).
-    await compareGradients({ ...ATTN, normalization }, 3, 19, 1);
-  }
-});
+gpuTest(
+  "FusedAttnOnly gradients equal the autodiff's of model.loss (LN, LNPre, none)",
+  async () => {
+    for (const normalization of ["LN", "LNPre", null] as const) {
+      // d_head 8 (partial 16-wide chunk), 19 positions (not a multiple of 4).
+      await compareGradients({ ...ATTN, normalization }, 3, 19, 1);
+    }
+  },
+);
 
 gpuTest("FusedAttnOnly gradients equal the autodiff's with d_head > 16 and one layer", async () => {
   // d_head 20: two chunks of head dimensions, the second partial.
@@ -58,8 +80,8 @@ gpuTest("FusedAttnOnly gradients equal the autodiff's with d_head > 16 and one l
   await compareGradients({ ...ATTN, nLayers: 3, dModel: 64, nHeads: 2, nCtx: 24 }, 2, 24, 3);
 });
 
-gpuTest("fusedUnsupported() names what the fused step cannot train", () => {
-  const cfg = (c: Partial<ConfigInput>) => HookedTransformer.init({ ...ATTN, ...c }).cfg;
+Deno.test("fusedUnsupported() names what the fused step cannot train", () => {
+  const cfg = (c: Partial<ConfigInput>) => makeConfig({ ...ATTN, ...c });
   assert.equal(fusedUnsupported(cfg({})), null);
   assert.match(fusedUnsupported(cfg({ attnOnly: false }))!, /MLPs/);
   assert.match(fusedUnsupported(cfg({ positionalEmbedding: "shortformer" }))!, /shortformer/);
@@ -156,7 +178,10 @@ gpuTest("Trainer rejects bad options and full loss buffers, naming the value", a
   assert.throws(() => new Trainer(mlp, { backend: "fused" }), /fused backend: the model has MLPs/);
   assert.throws(() => new Trainer(mlp, { lr: -1 }), /lr must be a positive number, got -1/);
   assert.throws(() => new Trainer(mlp, { logEvery: 0 }), /logEvery must be a positive integer/);
-  assert.throws(() => new Trainer(mlp, { schedule: "cosine" }), /"cosine" schedule needs totalSteps/);
+  assert.throws(
+    () => new Trainer(mlp, { schedule: "cosine" }),
+    /"cosine" schedule needs totalSteps/,
+  );
   assert.throws(
     () => new Trainer(mlp, { backend: "gpu" as "auto" }),
     /backend "gpu" is not "auto", "fused" or "autodiff"/,
@@ -172,24 +197,27 @@ gpuTest("Trainer rejects bad options and full loss buffers, naming the value", a
   mlp.dispose();
 });
 
-gpuTest("a trained model survives saveCheckpoint / loadCheckpoint with the same logits", async () => {
-  const model = HookedTransformer.init(
-    { nLayers: 2, dModel: 16, nHeads: 2, nCtx: 20, dVocab: 12, attnOnly: true },
-    { seed: 9 },
-  );
-  const data = new RepeatData({ batch: 4, ctx: 20, vocab: 12, minLen: 4, seed: 1 });
-  await train(model, { steps: 10, batch: (s) => data.next(s).tokens, lr: 1e-2, logEvery: 5 });
-  const dir = await Deno.makeTempDir({ prefix: "glassbox-train-" });
-  try {
-    await saveCheckpoint(model, dir);
-    const again = await loadCheckpoint(dir);
-    assert.deepEqual(again.cfg, model.cfg);
-    const [x, y] = await readTensors([model.forward(data.tokens), again.forward(data.tokens)]);
-    assert.deepEqual(Array.from(y), Array.from(x));
-    again.dispose();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-  data.dispose();
-  model.dispose();
-});
+gpuTest(
+  "a trained model survives saveCheckpoint / loadCheckpoint with the same logits",
+  async () => {
+    const model = HookedTransformer.init(
+      { nLayers: 2, dModel: 16, nHeads: 2, nCtx: 20, dVocab: 12, attnOnly: true },
+      { seed: 9 },
+    );
+    const data = new RepeatData({ batch: 4, ctx: 20, vocab: 12, minLen: 4, seed: 1 });
+    await train(model, { steps: 10, batch: (s) => data.next(s).tokens, lr: 1e-2, logEvery: 5 });
+    const dir = await Deno.makeTempDir({ prefix: "glassbox-train-" });
+    try {
+      await saveCheckpoint(model, dir);
+      const again = await loadCheckpoint(dir);
+      assert.deepEqual(again.cfg, model.cfg);
+      const [x, y] = await readTensors([model.forward(data.tokens), again.forward(data.tokens)]);
+      assert.deepEqual(Array.from(y), Array.from(x));
+      again.dispose();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+    data.dispose();
+    model.dispose();
+  },
+);
