@@ -4,7 +4,19 @@
  * adapter into a failure.
  */
 
+import fc from "fast-check";
 import { type Engine, init } from "../src/gpu/engine.ts";
+
+// GLASSBOX_FC_SEED makes every fast-check property deterministic (CI sets it, so a CI run can
+// be reproduced exactly); without it each run explores new cases.
+const fcSeed = (() => {
+  try {
+    return Deno.env.get("GLASSBOX_FC_SEED");
+  } catch {
+    return undefined;
+  }
+})();
+if (fcSeed) fc.configureGlobal({ seed: Number(fcSeed) });
 
 let engine: Engine | null = null;
 let failure: Error | null = null;
