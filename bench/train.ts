@@ -139,8 +139,10 @@ async function glassboxRunner(eng: Engine, c: Case) {
   const logEvery = c.cfg.dModel >= 512 ? 1 : 50;
   const trainer = new Trainer(model, { lr: 1e-3, clipNorm: 1, logEvery, backend: c.backend });
   let step = 0;
-  for (let i = 0; i < 3; i++) trainer.step(data.next(step++).tokens);
-  await trainer.flushLog();
+  for (let i = 0; i < 3; i++) {
+    trainer.step(data.next(step++).tokens);
+    await trainer.flushLog();
+  }
   await eng.sync();
   await tunesDone(eng);
   const dispatches = trainer.stepDispatches(data.next(step++).tokens);
