@@ -16,11 +16,12 @@
  * rounds that alternate glassbox and PyTorch, each measuring for `--seconds` / rounds (default
  * 15 / 3, at least 3 s); the medians are reported (`glassbox_samples` and `torch_by_threads`
  * hold every round). glassbox reads the losses back every 50 steps as in training (every step
- * for `gpt2x2`, whose steps take seconds); a window ends with that readback. Two clocks: the wall clock
- * (`*_tokens_per_s`), and the process CPU time divided by the core count
- * (`*_cpu_tokens_per_s`): what an otherwise idle machine would give; lavapipe and PyTorch both
- * run on this process's threads, so other processes' load inflates the first and hardly the
- * second. One JSON line per case:
+ * for `gpt2x2`, whose steps take seconds); a window ends with that readback. Two clocks: the
+ * wall clock (`*_tokens_per_s`), and each process's CPU time, divided by the machine's core
+ * count for both (`*_cpu_tokens_per_s`, and `*_cpu_ms_per_step` undivided): what a token costs
+ * in CPU work, which other processes' load inflates much less than the wall clock (lavapipe
+ * runs on this process's threads; PyTorch's OpenBLAS runs threads of its own beside torch's).
+ * One JSON line per case:
  *
  * ```
  * {"bench":"train","model":"attn2","glassbox_tokens_per_s":…,"torch_tokens_per_s":…,"ratio":…,
@@ -123,6 +124,7 @@ async function tunesDone(eng: Engine): Promise<void> {
 interface Sample {
   tokensPerS: number;
   cpuTokensPerS: number | null;
+  cpuMsPerStep: number | null;
   msPerStep: number;
   steps: number;
 }
@@ -170,6 +172,7 @@ async function glassboxRunner(eng: Engine, c: Case) {
       return {
         tokensPerS: tokens / wall,
         cpuTokensPerS: cpu ? tokens / cpu : null,
+        cpuMsPerStep: cpu ? (1000 * cpu * CORES) / n : null,
         msPerStep: (1000 * wall) / n,
         steps: n,
       };
@@ -245,7 +248,7 @@ for (const c of CASES) {
   // PyTorch's best thread count (on a loaded machine OpenMP's threads can slow each other).
   let t: Record<string, unknown> = args.has("no-torch")
     ? { tokens_per_s: null, torch_error: "--no-torch" }
-    : ts.get(TORCH_THREADS[0])![0];
+    : { ...ts.get(TORCH_THREADS[0])![0], tokens_per_s: null };
   const byThreads: Record<string, unknown> = {};
   for (const [n, runs] of ts) {
     const ok = runs.filter((x) => typeof x.tokens_per_s === "number");
@@ -275,6 +278,8 @@ for (const c of CASES) {
     cpu_ratio: tc && gm.cpuTokensPerS ? round(gm.cpuTokensPerS / tc, 3) : null,
     ms_per_step: round(gm.msPerStep, 2),
     torch_ms_per_step: t.ms_per_step ?? null,
+    cpu_ms_per_step: round(gm.cpuMsPerStep, 2),
+    torch_cpu_ms_per_step: t.cpu_ms_per_step ?? null,
     glassbox_samples: gs.map((x) => round(x.tokensPerS)),
     steps: gs.reduce((a, x) => a + x.steps, 0),
     dispatches_per_step: g.dispatches,

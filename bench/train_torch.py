@@ -14,8 +14,9 @@ Cases (argv[1]):
           4 x 128 random tokens, d_vocab argv[4] (default 512: the time is the blocks').
 Further arguments: [seconds (default 10)] [threads (default: every CPU)] [d_vocab].
 
-Prints one JSON line: {"case", "tokens_per_s" (wall clock), "cpu_tokens_per_s" (process CPU time
-divided by the thread count: what an idle machine would give), "ms_per_step", "steps",
+Prints one JSON line: {"case", "tokens_per_s" (wall clock), "cpu_tokens_per_s" (tokens per
+second of process CPU time divided by the machine's core count, as bench/train.ts counts
+glassbox's), "cpu_ms_per_step" (process CPU milliseconds per step), "ms_per_step", "steps",
 "threads", "torch"}. If torch cannot be imported it prints {"tokens_per_s": null,
 "torch_error": "..."} and never a made-up number.
 
@@ -130,12 +131,15 @@ def main() -> None:
         wall = time.perf_counter() - t0
         if wall >= seconds and steps >= 3:
             break
-    cpu = (time.process_time() - c0) / threads
+    # Process CPU time over every core of the machine, as bench/train.ts counts glassbox's:
+    # OpenBLAS runs its own threads beside torch's, so the thread count is not the core count.
+    cpu = (time.process_time() - c0) / (os.cpu_count() or 1)
     tokens = steps * B * P
     out.update({
         "tokens_per_s": round(tokens / wall, 1),
         "cpu_tokens_per_s": round(tokens / cpu, 1),
         "ms_per_step": round(1000 * wall / steps, 2),
+        "cpu_ms_per_step": round(1000 * cpu * (os.cpu_count() or 1) / steps, 2),
         "steps": steps,
         "threads": torch.get_num_threads(),
         "d_vocab": V,
