@@ -159,3 +159,7 @@ export type { AttentionViewData, AttentionViewOptions } from "./src/viz/attentio
 export { coloredTokens } from "./src/viz/tokens.ts";
 export type { ColoredTokensOptions } from "./src/viz/tokens.ts";
 export * from "./src/toy/mod.ts";
+export { train, Trainer } from "./src/train/trainer.ts";
+export { inductionResultsJson, trainInduction } from "./src/train/induction.ts";
+export { RepeatData, repeatDataConfig, repeatedSequences } from "./src/train/data.ts";
+export { headScores, modelHeadScores } from "./src/analysis/induction.ts";
