@@ -17,8 +17,8 @@
  */
 
 import { mapKernel } from "../../kernels/elementwise.ts";
-import { full, tensor } from "../../ops/creation.ts";
-import { add, div, where } from "../../ops/elementwise.ts";
+import { arange, full } from "../../ops/creation.ts";
+import { add, div, ge, where } from "../../ops/elementwise.ts";
 import { matmul } from "../../ops/matmul.ts";
 import { contiguous, permute, reshape } from "../../ops/movement.ts";
 import { sum } from "../../ops/reduce.ts";
@@ -178,9 +178,9 @@ export class Attention {
       });
     }
     // Recorded for autograd: the same values from differentiable ops.
-    const m = new Uint32Array(n * n);
-    for (let qi = 0; qi < n; qi++) for (let ki = 0; ki <= qi; ki++) m[qi * n + ki] = 1;
-    const mask = tensor(m, [n, n], { dtype: "u32", engine: raw.engine });
+    // The mask is made on the GPU (query >= key), so a training step uploads nothing.
+    const pos = arange(n, undefined, 1, { dtype: "i32", engine: raw.engine });
+    const mask = ge(reshape(pos, [n, 1]), pos); // [query, key], u32
     const ignore = full([], -Infinity, { engine: raw.engine });
     return where(mask, div(raw, scale), ignore);
   }
