@@ -8,12 +8,14 @@
  * every hook point). Each: two warm-up runs (the matmul autotune finishes before timing), then
  * the median of `--runs` (default 5) runs, each ended by `engine.sync()` (so the GPU work is
  * done) and followed by freeing the logits and cache. `peak_bytes` is `memory().peakBytes`
- * over one run after `resetPeak()` (parameters included: 652 MB of them). One JSON line per
- * case:
+ * over one run after `resetPeak()` (parameters included: 652 MB of them); `texture_bytes` are the
+ * rgba32float textures kept beside the tensors (on CPU adapters the linear layers' weights are
+ * packed once into that layout, src/kernels/linear.ts, and the matmul keeps operand textures).
+ * One JSON line per case:
  *
  * ```
  * {"bench":"forward","cache":"none","glassbox_ms":…,"torch_ms":…,"ratio":…,"peak_bytes":…,
- *  "cache_bytes":…,"adapter":"…","torch_threads":…}
+ *  "cache_bytes":…,"texture_bytes":…,"adapter":"…","torch_threads":…}
  * ```
  *
  * `ratio` = glassbox_ms / torch_ms (below 1: glassbox is faster). If PyTorch cannot run,
@@ -31,6 +33,8 @@ import { memory } from "../src/memory.ts";
 import { tensor } from "../src/ops/creation.ts";
 import { HookedTransformer } from "../src/model/mod.ts";
 import { refTransformer } from "../src/reference/transformer.ts";
+import { linearWeightBytes } from "../src/kernels/linear.ts";
+import { matmulTextureBytes } from "../src/kernels/matmul.ts";
 
 const args = new Map(
   Deno.args.map((a) => {
@@ -137,6 +141,7 @@ for (const c of cases) {
     glassbox_ms: Math.round(median(times) * 10) / 10,
     peak_bytes: memory().peakBytes,
     cache_bytes: cacheBytes,
+    texture_bytes: linearWeightBytes(eng) + matmulTextureBytes(eng),
     batch: BATCH,
     pos: POS,
     adapter: eng.gpu.info.description,
@@ -174,6 +179,7 @@ for (const r of results) {
     ratio: torch.ms ? Math.round((ms / torch.ms) * 100) / 100 : null,
     peak_bytes: r.peak_bytes,
     cache_bytes: r.cache_bytes,
+    texture_bytes: r.texture_bytes,
     batch: r.batch,
     pos: r.pos,
     adapter: r.adapter,

@@ -18,6 +18,7 @@
 //   DECL    accumulator declarations
 //   BODY    texel loads and FMAs for one k index `kk`
 //   STORE   guarded stores of the block
+//   BIAS    the bias binding (a linear layer's b, added per column at off_bias + column), or nothing
 {{ENABLE}}
 
 struct Params {
@@ -28,7 +29,7 @@ struct Params {
   ldc: u32,
   accumulate: u32,
   off_c: u32,
-  _pad: u32,
+  off_bias: u32,
   batch_shape: vec4<u32>,
   batch_c: vec4<u32>,
 };
@@ -37,6 +38,7 @@ struct Params {
 @group(0) @binding(1) var At: {{T_TYPE}}<f32>;
 @group(0) @binding(2) var Bt: {{T_TYPE}}<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<{{C_ELEM}}>;
+{{BIAS}}
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -32,6 +32,8 @@ export interface Dispatch {
   outputs: Binding[];
   /** Other resources (texture views, samplers), bound after the outputs. */
   resources?: GPUBindingResource[];
+  /** Buffers the kernel writes through `resources` (outputs are counted already). */
+  writes?: GPUBuffer[];
   /** Workgroup counts; use {@link Engine.grid} for 1-D work larger than 65535 groups. */
   workgroups: [number, number?, number?];
 }
@@ -100,6 +102,8 @@ export class Engine {
   #scopes: Set<Tracked>[] = [];
   #live = { tensors: 0, bytes: 0, peak: 0 };
   #counts = { submits: 0, dispatches: 0 };
+  #generations = new WeakMap<GPUBuffer, number>();
+  #generationClock = 0;
   /** Memo of per-adapter decisions (autotune results and the like). */
   readonly tuned = new Map<string, unknown>();
 
@@ -248,6 +252,8 @@ export class Engine {
       entries.push({ binding: binding++, resource: this.#resource(b) });
     }
     for (const r of d.resources ?? []) entries.push({ binding: binding++, resource: r });
+    for (const b of d.outputs) this.wrote("buffer" in b && !(b instanceof GPUBuffer) ? b.buffer : b);
+    for (const b of d.writes ?? []) this.wrote(b);
     this.device.pushErrorScope("validation");
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
@@ -279,6 +285,24 @@ export class Engine {
     this.#endPass();
     this.#encoderNow().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.#pendingOps++;
+    this.wrote(dst);
+  }
+
+  /**
+   * Note that `buffer`'s contents change (every dispatch output, copy and write calls this), so
+   * anything derived from its earlier contents is stale. Kernels that write a buffer some other
+   * way call it themselves.
+   */
+  wrote(buffer: GPUBuffer): void {
+    this.#generations.set(buffer, ++this.#generationClock);
+  }
+
+  /**
+   * The write generation of a buffer: changes whenever its contents may have changed (see
+   * {@link Engine.wrote}). Caches of derived data (packed weight textures) compare it.
+   */
+  generation(buffer: GPUBuffer): number {
+    return this.#generations.get(buffer) ?? 0;
   }
 
   /** Encode a buffer-to-texture copy, in order with the work around it. */
@@ -312,6 +336,7 @@ export class Engine {
   /** Write bytes into a buffer, in order with the work encoded before it. */
   write(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
     this.checkAlive();
+    this.wrote(buffer);
     const src = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     const padded = Math.ceil(src.byteLength / 4) * 4;
     if (this.#pendingOps === 0) {

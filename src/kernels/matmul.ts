@@ -544,8 +544,17 @@ function tileOf(cfg: MatmulConfig): [number, number] {
   return cfg.variant === "tiled" ? [16 * cfg.rm, 16 * cfg.rn] : [cfg.tm, cfg.wg * cfg.tn];
 }
 
-/** WGSL of the texture kernel. */
-function textureCode(cfg: TextureConfig, dc: DType, cVec: boolean, arr: boolean): string {
+/**
+ * WGSL of the texture kernel. With `bias`, a read-only f32 binding 4 holds a bias added to every
+ * row at column `off_bias + column` (a linear layer's epilogue).
+ */
+export function textureCode(
+  cfg: TextureConfig,
+  dc: DType,
+  cVec: boolean,
+  arr: boolean,
+  bias = false,
+): string {
   const { tm, tn, wg } = cfg;
   const comp = ["x", "y", "z", "w"];
   const decl: string[] = [];
@@ -581,6 +590,10 @@ function textureCode(cfg: TextureConfig, dc: DType, cVec: boolean, arr: boolean)
         store.push(`    if (col${q} < p.n) {`);
         store.push(`      let ci = (rc + col${q}) >> 2u;`);
         store.push(`      var v = vec4<f32>(${v});`);
+        if (bias) {
+          store.push(`      let bi = p.off_bias + col${q};`);
+          store.push(`      v += vec4<f32>(Bias[bi], Bias[bi + 1u], Bias[bi + 2u], Bias[bi + 3u]);`);
+        }
         store.push(`      if (accumulate) { v += ${cvtV("C[ci]")}; }`);
         store.push(`      C[ci] = ${dc === "f16" ? "vec4<f16>(v)" : "v"};`);
         store.push(`    }`);
@@ -588,6 +601,7 @@ function textureCode(cfg: TextureConfig, dc: DType, cVec: boolean, arr: boolean)
         for (let e = 0; e < 4; e++) {
           store.push(`    if (col${q} + ${e}u < p.n) {`);
           store.push(`      var v = c${i}_${4 * q + e};`);
+          if (bias) store.push(`      v += Bias[p.off_bias + col${q} + ${e}u];`);
           store.push(`      if (accumulate) { v += ${cvtS(`C[rc + col${q} + ${e}u]`)}; }`);
           store.push(`      C[rc + col${q} + ${e}u] = ${dc === "f16" ? "f16(v)" : "v"};`);
           store.push(`    }`);
@@ -606,6 +620,7 @@ function textureCode(cfg: TextureConfig, dc: DType, cVec: boolean, arr: boolean)
     DECL: decl.join("\n"),
     BODY: body.join("\n"),
     STORE: store.join("\n"),
+    BIAS: bias ? "@group(0) @binding(4) var<storage, read> Bias: array<f32>;" : "",
   });
 }
 
@@ -996,7 +1011,7 @@ export function jobsOf(ds: Dispatch[]): Job[] {
 }
 
 /** Textures kept for reuse by the texture kernel, per engine (queue order makes reuse safe). */
-interface TexEntry {
+export interface TexEntry {
   texture: GPUTexture;
   view: GPUTextureView;
   dims: string;
@@ -1009,7 +1024,11 @@ let texClock = 0;
 /** Most bytes of textures kept between texture-kernel calls (per engine). */
 const TEX_CACHE_BYTES = 256 << 20;
 
-function acquireTexture(
+/**
+ * A `w` x `h` x `layers` rgba32float texture from the engine's reuse list (not one in `taken`),
+ * or a new one; evicts least recently used textures past the budget.
+ */
+export function acquireTexture(
   eng: Engine,
   w: number,
   h: number,
@@ -1041,15 +1060,21 @@ function acquireTexture(
   };
   list.push(e);
   taken.add(e);
-  // Evict least recently used textures past the budget. Earlier work that used them is already
-  // submitted (texture jobs are submitted at once), and destroy() waits for it.
+  // Evict least recently used textures past the budget. Work encoded earlier may still use them:
+  // submit it first (a submit that uses a destroyed texture is invalid; after the submit,
+  // destroy() waits for the work).
   let total = list.reduce((a, x) => a + x.bytes, 0);
   list.sort((x, y) => x.used - y.used);
+  let flushed = false;
   for (let i = 0; i < list.length && total > TEX_CACHE_BYTES;) {
     const x = list[i];
     if (taken.has(x)) {
       i++;
       continue;
+    }
+    if (!flushed) {
+      eng.flush();
+      flushed = true;
     }
     x.texture.destroy();
     total -= x.bytes;
@@ -1417,6 +1442,7 @@ export function runMatmul(eng: Engine, p: MatProblem, cfg: MatmulConfig): void {
             inputs: [],
             outputs: [],
             resources: j.resources,
+            writes: j.label === "matmul" ? [p.c.buffer] : undefined,
             workgroups: j.workgroups,
           });
         }

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { releaseLinearWeights } from "../kernels/linear.ts";
 import { isGradEnabled } from "../autograd/tape.ts";
 import { type Engine, engine as defaultEngine } from "../gpu/engine.ts";
 import { keep } from "../memory.ts";
@@ -472,6 +473,9 @@ export class HookedTransformer {
 
   /** Free the parameters and remove every hook. */
   dispose(): void {
+    // Packed weight textures made from these parameters go with them.
+    const params = [...this.#params.values()].filter((t) => !t.isDisposed);
+    if (params.length) releaseLinearWeights(params[0].engine, params.map((t) => t.buffer));
     for (const t of this.#params.values()) t.dispose();
     this.#params.clear();
     this.#hooks = [];

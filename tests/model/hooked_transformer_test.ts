@@ -18,6 +18,7 @@ import {
 } from "../../src/model/mod.ts";
 import { refLoss, refTransformer } from "../../src/reference/transformer.ts";
 import { DTYPE_BYTES } from "../../src/dtype.ts";
+import { linearSettings } from "../../src/kernels/linear.ts";
 import { assertNear, compareCache, randomModel, randomTokens } from "./_fixtures.ts";
 
 const BASE = { nLayers: 2, dModel: 32, nHeads: 4, dMlp: 64, nCtx: 8, dVocab: 50 } as const;
@@ -68,6 +69,34 @@ for (const [label, input] of CONFIGS) {
       cache.dispose();
       assert.equal(memory().liveTensors, before, "a run left tensors behind");
       model.dispose();
+    },
+  );
+}
+
+// The same comparison with every linear layer on the packed-weight kernel (src/kernels/linear.ts),
+// which the small test models above are below the size threshold of: fused Q/K/V (one product,
+// or two when shortformer gives Q/K another input than V), bias epilogues, the unembedding.
+for (const [label, input] of CONFIGS.filter(([l]) => /GPT-2|shortformer|useAttnResult/.test(l))) {
+  gpuTest(
+    `HookedTransformer.runWithCache() on the packed-weight linear kernel matches the reference: ${label}`,
+    async () => {
+      const saved = { ...linearSettings };
+      Object.assign(linearSettings, { enabled: true, minFlops: 0, minRows: 1 });
+      try {
+        const { model, params } = randomModel(input, 11);
+        const tokens = randomTokens(5, 2, 7, model.cfg.dVocab);
+        const before = memory().liveTensors;
+        const { logits, cache } = model.runWithCache(tokens);
+        const ref = refTransformer(model.cfg, params, tokens);
+        await compareCache(model.hookNames(), (n) => cache.get(n), ref.acts, label);
+        assertNear(await logits.read(), ref.logits.data, `${label}: logits`);
+        logits.dispose();
+        cache.dispose();
+        assert.equal(memory().liveTensors, before, "a run left tensors behind");
+        model.dispose();
+      } finally {
+        Object.assign(linearSettings, saved);
+      }
     },
   );
 }

@@ -20,6 +20,10 @@ import { mapKernel } from "../../kernels/elementwise.ts";
 import { arange, full } from "../../ops/creation.ts";
 import { add, div, ge, where } from "../../ops/elementwise.ts";
 import { matmul } from "../../ops/matmul.ts";
+import { linearConcat } from "../../ops/linear.ts";
+import { needsGrad } from "../../autograd/tape.ts";
+import { linearApplies } from "../../kernels/linear.ts";
+import { linear } from "./mlp.ts";
 import { contiguous, permute, reshape } from "../../ops/movement.ts";
 import { sum } from "../../ops/reduce.ts";
 import { softmax } from "../../ops/softmax.ts";
@@ -84,9 +88,14 @@ export class Attention {
   ): Tensor {
     const p = this.prefix;
     const P = (n: string) => getParam(params, `${p}.${n}`);
-    const q = pass.hook(this.hookQ, this.#project(pass, qkIn, P("W_Q"), P("b_Q")));
-    const k = pass.hook(this.hookK, this.#project(pass, qkIn, P("W_K"), P("b_K")));
-    const v = pass.hook(this.hookV, this.#project(pass, vIn, P("W_V"), P("b_V")));
+    const [q0, k0, v0] = this.#fusedQkv(pass, qkIn, vIn, params) ?? [
+      this.#project(pass, qkIn, P("W_Q"), P("b_Q")),
+      this.#project(pass, qkIn, P("W_K"), P("b_K")),
+      this.#project(pass, vIn, P("W_V"), P("b_V")),
+    ];
+    const q = pass.hook(this.hookQ, q0);
+    const k = pass.hook(this.hookK, k0);
+    const v = pass.hook(this.hookV, v0);
 
     // [batch, head_index, query_pos, key_pos]
     const qh = permute(q, [0, 2, 1, 3]);
@@ -130,10 +139,8 @@ export class Attention {
       if (zc !== z) pass.free(zc);
       pass.free(z);
       const w2 = reshape(WO, [H * D, WO.shape[2]]);
-      const o = matmul(z2, w2);
+      const ob = linear(pass, z2, w2, bO);
       pass.free(z2, w2);
-      const ob = add(o, bO);
-      pass.free(o);
       out = reshape(ob, [B, Pn, WO.shape[2]]);
       pass.free(ob);
     }
@@ -144,6 +151,50 @@ export class Attention {
    * x [b, p, d_model] → x @ W[h] + b[h] for every head at once, as a [b, p, h, d_head] view of
    * head-major [h, b, p, d_head] storage.
    */
+  /**
+   * Inference on adapters where the packed-weight linear kernel applies: Q, K and V from one
+   * product against [W_Q | W_K | W_V] (two when the query/key and value inputs differ), as
+   * [batch, pos, head_index, d_head] views of its rows. Null where it does not apply.
+   */
+  #fusedQkv(
+    pass: ForwardPass,
+    qkIn: Tensor,
+    vIn: Tensor,
+    params: ReadonlyMap<string, Tensor>,
+  ): [Tensor, Tensor, Tensor] | null {
+    if (pass.recording || needsGrad([qkIn, vIn])) return null;
+    const P = (n: string) => getParam(params, `${this.prefix}.${n}`);
+    const [B, Pn, Dm] = qkIn.shape;
+    const [H, , Dh] = P("W_Q").shape;
+    const hd = H * Dh;
+    const same = qkIn === vIn;
+    if (!linearApplies(qkIn.engine, B * Pn, Dm, (same ? 3 : 2) * hd)) return null;
+    const views = (t: Tensor, count: number) => {
+      const w = count * hd;
+      return Array.from(
+        { length: count },
+        (_, i) => t.view([B, Pn, H, Dh], [Pn * w, w, Dh, 1], t.offset + i * hd),
+      );
+    };
+    if (same) {
+      const qkv = linearConcat(qkIn, [P("W_Q"), P("W_K"), P("W_V")], [
+        P("b_Q"),
+        P("b_K"),
+        P("b_V"),
+      ]);
+      const [q, k, v] = views(qkv, 3);
+      pass.free(qkv);
+      return [q, k, v];
+    }
+    const qk = linearConcat(qkIn, [P("W_Q"), P("W_K")], [P("b_Q"), P("b_K")]);
+    const [q, k] = views(qk, 2);
+    pass.free(qk);
+    const v1 = linearConcat(vIn, [P("W_V")], [P("b_V")]);
+    const [v] = views(v1, 1);
+    pass.free(v1);
+    return [q, k, v];
+  }
+
   #project(pass: ForwardPass, x: Tensor, W: Tensor, b: Tensor): Tensor {
     const [B, Pn, Dm] = x.shape;
     const [H, , Dh] = W.shape;

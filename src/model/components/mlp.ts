@@ -5,7 +5,9 @@
  * @module
  */
 
+import { needsGrad } from "../../autograd/tape.ts";
 import { add, gelu, geluErf, relu } from "../../ops/elementwise.ts";
+import { linear as linearOp } from "../../ops/linear.ts";
 import { matmul } from "../../ops/matmul.ts";
 import { reshape } from "../../ops/movement.ts";
 import type { Tensor } from "../../tensor.ts";
@@ -18,6 +20,8 @@ import { type ForwardPass, HookPoint } from "../hooks.ts";
  * Frees its temporaries through `pass`; `x` is left to the caller.
  */
 export function linear(pass: ForwardPass, x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  // Inference: the packed-weight kernel where it applies (it frees its own temporaries).
+  if (!pass.recording && !needsGrad([x])) return linearOp(x, w, b);
   const dIn = x.shape[x.rank - 1];
   const lead = x.shape.slice(0, -1);
   const x2 = reshape(x, [-1, dIn]); // a view when x is contiguous
