@@ -230,6 +230,11 @@ export const SHADER_VARIANTS: Record<string, ShaderVariant[]> = {
     { ...scatterVariant("f16, with base", "f16", "i32", false, true), feature: "shader-f16" },
   ],
   // src/kernels/layernorm.ts: X, then W and B when given, then Y, then S when the scale is kept.
+  // src/kernels/linear.ts: packs a weight (once, cached) or a linear layer's input.
+  "linear_pack.wgsl": [
+    { label: "f32", values: { ENABLE: "", X_ELEM: "f32" } },
+    { label: "f16", feature: "shader-f16", values: { ENABLE: "enable f16;", X_ELEM: "f16" } },
+  ],
   "layernorm.wgsl": [
     layerNormVariant("f32, weight and bias, WG 64", "f32", true, true, false, 64),
     layerNormVariant("f32, no affine, scale kept, WG 256", "f32", false, false, true, 256),
