@@ -179,8 +179,7 @@ async function attention(args: string[], log: (s: string) => void): Promise<numb
       ? JSON.stringify(String(f.text).slice(0, 60))
       : `${ids.length} tokens`;
     const title = (f.title as string | undefined) ?? `Attention of ${dir} on ${snippet}`;
-    const data = await attentionData(model, ids, strs, { title });
-    const html = attentionViewHtml(data, { title });
+    const html = await attentionPageHtml(model, ids, strs, { title });
     try {
       await Deno.writeTextFile(out, html);
     } catch (e) {
@@ -197,6 +196,29 @@ async function attention(args: string[], log: (s: string) => void): Promise<numb
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The attention view of `model` on one sequence as a whole self-contained HTML document (every
+ * head of every layer): what `glassbox attention --out` writes. `strs` are the tokens' labels,
+ * one per id.
+ *
+ * @example
+ * ```ts
+ * const model = await loadCheckpoint("out/induction/model");
+ * const html = await attentionPageHtml(model, [0, 5, 9, 5, 9], ["BOS", "5", "9", "5", "9"]);
+ * await Deno.writeTextFile("attention.html", html);
+ * model.dispose();
+ * ```
+ */
+export async function attentionPageHtml(
+  model: HookedTransformer,
+  ids: readonly number[],
+  strs: readonly string[],
+  opts: { title?: string } = {},
+): Promise<string> {
+  const data = await attentionData(model, ids, strs, { title: opts.title });
+  return attentionViewHtml(data, { title: opts.title });
 }
 
 // ------------------------------------------------------------------------------ the page

@@ -19,13 +19,23 @@
  * @module
  */
 
-import { init } from "../gpu/engine.ts";
+import { type Engine, init } from "../gpu/engine.ts";
 import { saveCheckpoint } from "../io/fs.ts";
 import { repeatDataConfig } from "../train/data.ts";
-import { inductionResultsJson, trainInduction } from "../train/induction.ts";
+import {
+  type HeadScore,
+  type InductionProgress,
+  inductionResultsJson,
+  trainInduction,
+} from "../train/induction.ts";
 import { fusedUnsupported } from "../kernels/train_fused.ts";
 import { makeConfig } from "../model/config.ts";
-import { type InductionReportData, inductionReportHtml } from "../viz/induction_report.ts";
+import type { HookedTransformer } from "../model/hooked_transformer.ts";
+import {
+  type InductionReportData,
+  inductionReportHtml,
+  type ReportLink,
+} from "../viz/induction_report.ts";
 import { type FlagKind, parseFlags, UsageError } from "./args.ts";
 
 /** Where the command's lines go (stdout by default); tests capture them. */
@@ -94,6 +104,33 @@ export interface InductionArgs {
   help: boolean;
 }
 
+/** The settings of a run without `--help`: what {@link trainInductionTo} takes. */
+export type InductionSettings = Omit<InductionArgs, "help">;
+
+/**
+ * The command's defaults (the experiment of the issue), `out` left empty.
+ *
+ * @example
+ * ```ts
+ * const s: InductionSettings = { ...INDUCTION_DEFAULTS, out: "out/induction", steps: 2000 };
+ * ```
+ */
+export const INDUCTION_DEFAULTS: Readonly<InductionSettings> = Object.freeze({
+  out: "",
+  layers: 2,
+  steps: 3000,
+  seed: 0,
+  dModel: 64,
+  heads: 4,
+  ctx: 48,
+  batch: 32,
+  lr: 1e-3,
+  logEvery: 50,
+  warmup: 0,
+  schedule: "constant",
+  backend: "auto",
+});
+
 function atLeast(name: string, v: number, lo: number, hi = 2 ** 31 - 1): number {
   if (v < lo || v > hi) {
     throw new UsageError(`--${name} must be between ${lo} and ${hi}, got ${v}`);
@@ -113,20 +150,21 @@ export function parseInductionArgs(args: string[]): InductionArgs {
   const f = parseFlags("induction", args, FLAGS);
   const help = f.help === true;
   const num = (k: string, d: number) => (f[k] === undefined ? d : f[k] as number);
+  const D = INDUCTION_DEFAULTS;
   const a: InductionArgs = {
-    out: (f.out as string | undefined) ?? "",
-    layers: atLeast("layers", num("layers", 2), 1, 64),
-    steps: atLeast("steps", num("steps", 3000), 0),
-    seed: atLeast("seed", num("seed", 0), 0, 2 ** 30 - 1),
-    dModel: atLeast("d-model", num("d-model", 64), 1, 4096),
-    heads: atLeast("heads", num("heads", 4), 1, 256),
-    ctx: atLeast("ctx", num("ctx", 48), 17, 1024),
-    batch: atLeast("batch", num("batch", 32), 1, 65536),
-    lr: num("lr", 1e-3),
-    logEvery: atLeast("log-every", num("log-every", 50), 1),
-    warmup: atLeast("warmup", num("warmup", 0), 0),
-    schedule: ((f.schedule as string | undefined) ?? "constant") as "constant" | "cosine",
-    backend: ((f.backend as string | undefined) ?? "auto") as "auto" | "fused" | "autodiff",
+    out: (f.out as string | undefined) ?? D.out,
+    layers: atLeast("layers", num("layers", D.layers), 1, 64),
+    steps: atLeast("steps", num("steps", D.steps), 0),
+    seed: atLeast("seed", num("seed", D.seed), 0, 2 ** 30 - 1),
+    dModel: atLeast("d-model", num("d-model", D.dModel), 1, 4096),
+    heads: atLeast("heads", num("heads", D.heads), 1, 256),
+    ctx: atLeast("ctx", num("ctx", D.ctx), 17, 1024),
+    batch: atLeast("batch", num("batch", D.batch), 1, 65536),
+    lr: num("lr", D.lr),
+    logEvery: atLeast("log-every", num("log-every", D.logEvery), 1),
+    warmup: atLeast("warmup", num("warmup", D.warmup), 0),
+    schedule: ((f.schedule as string | undefined) ?? D.schedule) as "constant" | "cosine",
+    backend: ((f.backend as string | undefined) ?? D.backend) as "auto" | "fused" | "autodiff",
     help,
   };
   if (help) return a;
@@ -165,6 +203,137 @@ export function parseInductionArgs(args: string[]): InductionArgs {
 }
 
 /**
+ * One progress line of a run: step, mean loss since the last line, the best induction and
+ * previous-token scores, elapsed seconds and steps per second.
+ *
+ * @example
+ * ```ts
+ * progressLine({ step: 50, steps: 100, loss: 4.1, bestInduction: 0.03, bestPrevToken: 0.07,
+ *   seconds: 3.2 }); // "step  50/100  loss 4.1000  best induction 0.030 ..."
+ * ```
+ */
+export function progressLine(p: InductionProgress): string {
+  const rate = p.step > 0 ? ` ${(p.step / p.seconds).toFixed(2)} steps/s` : "";
+  return `step ${String(p.step).padStart(String(p.steps).length)}/${p.steps}  loss ${
+    Number.isNaN(p.loss) ? "  -   " : p.loss.toFixed(4)
+  }  best induction ${p.bestInduction.toFixed(3)}  best prev-token ${p.bestPrevToken.toFixed(3)}  ${
+    p.seconds.toFixed(1)
+  } s${rate}`;
+}
+
+/** Options of {@link trainInductionTo}. */
+export interface InductionRunOptions {
+  /** Called after each score evaluation (every `logEvery` steps). */
+  onProgress?: (p: InductionProgress) => void | Promise<void>;
+  /** Engine (default: the one from `init()`). */
+  engine?: Engine;
+  /** Links the report shows under "See also" (hrefs relative to the output folder). */
+  links?: ReportLink[];
+  /**
+   * Called with the trained model and the run's summary (its `dir` is the output folder) after
+   * the files are written and before the model is disposed (the demo writes its attention view
+   * there).
+   */
+  withModel?: (model: HookedTransformer, run: InductionRunSummary) => void | Promise<void>;
+  /** The `generator` recorded in results.json (default "glassbox induction"). */
+  generator?: string;
+}
+
+/** What {@link trainInductionTo} returns (the model is disposed by then). */
+export interface InductionRunSummary {
+  /** The output folder, without a trailing slash. */
+  dir: string;
+  /** The files and folders written: DIR/model/, DIR/results.json, DIR/report.html. */
+  files: { model: string; results: string; report: string };
+  /** What was written to results.json. */
+  results: Record<string, unknown>;
+  /** The adapter trained on, in words. */
+  adapter: string;
+  backend: "fused" | "autodiff";
+  /** The best induction head after training (layers ≥ 1; layer 0 in a 1-layer model). */
+  bestInduction: HeadScore;
+  /** The best previous-token head of layer 0 after training. */
+  bestPrevToken: HeadScore;
+  phaseChange: { step: number; from: number; to: number } | null;
+  seconds: number;
+  stepsPerSecond: number;
+  tokensPerSecond: number;
+}
+
+/**
+ * Train with `a`'s settings and write `a.out`/model/, results.json and report.html: the work of
+ * `glassbox induction`, for callers such as the demo.
+ *
+ * @example
+ * ```ts
+ * const r = await trainInductionTo({ ...INDUCTION_DEFAULTS, out: "out/ind2", steps: 2000 });
+ * console.log(r.bestInduction.score, r.files.report);
+ * ```
+ */
+export async function trainInductionTo(
+  a: InductionSettings,
+  opts: InductionRunOptions = {},
+): Promise<InductionRunSummary> {
+  if (!a.out) throw new UsageError("the output folder (--out DIR) is required");
+  const eng = opts.engine ?? await init();
+  const adapter = `${eng.gpu.info.description || eng.gpu.info.vendor || "unknown adapter"}` +
+    (eng.gpu.info.isCpu ? " (CPU)" : "");
+  const r = await trainInduction({
+    layers: a.layers,
+    steps: a.steps,
+    seed: a.seed,
+    dModel: a.dModel,
+    heads: a.heads,
+    ctx: a.ctx,
+    batch: a.batch,
+    lr: a.lr,
+    logEvery: a.logEvery,
+    warmupSteps: a.warmup,
+    schedule: a.schedule,
+    backend: a.backend,
+    engine: eng,
+    onProgress: opts.onProgress,
+  });
+  try {
+    const dir = a.out.replace(/\/+$/, "");
+    const files = {
+      model: `${dir}/model`,
+      results: `${dir}/results.json`,
+      report: `${dir}/report.html`,
+    };
+    await Deno.mkdir(dir, { recursive: true });
+    await saveCheckpoint(r.model, files.model);
+    const json = {
+      generator: opts.generator ?? "glassbox induction",
+      adapter,
+      ...inductionResultsJson(r),
+    };
+    await Deno.writeTextFile(files.results, JSON.stringify(json) + "\n");
+    await Deno.writeTextFile(
+      files.report,
+      inductionReportHtml(json as unknown as InductionReportData, { links: opts.links }),
+    );
+    const summary: InductionRunSummary = {
+      dir,
+      files,
+      results: json,
+      adapter,
+      backend: r.backend,
+      bestInduction: r.bestInduction,
+      bestPrevToken: r.bestPrevToken,
+      phaseChange: r.phaseChange,
+      seconds: r.seconds,
+      stepsPerSecond: r.stepsPerSecond,
+      tokensPerSecond: r.tokensPerSecond,
+    };
+    await opts.withModel?.(r.model, summary);
+    return summary;
+  } finally {
+    r.model.dispose();
+  }
+}
+
+/**
  * Run the command; returns the exit code.
  *
  * @example
@@ -186,55 +355,18 @@ export async function run(args: string[], io: CliIO = {}): Promise<number> {
     `induction: ${a.layers} layer(s), d_model ${a.dModel}, ${a.heads} heads, ctx ${a.ctx}, ` +
       `batch ${a.batch}, lr ${a.lr}, ${a.steps} steps, seed ${a.seed} on ${adapter}`,
   );
-  const r = await trainInduction({
-    layers: a.layers,
-    steps: a.steps,
-    seed: a.seed,
-    dModel: a.dModel,
-    heads: a.heads,
-    ctx: a.ctx,
-    batch: a.batch,
-    lr: a.lr,
-    logEvery: a.logEvery,
-    warmupSteps: a.warmup,
-    schedule: a.schedule,
-    backend: a.backend,
-    engine: eng,
-    onProgress: (p) => {
-      const rate = p.step > 0 ? ` ${(p.step / p.seconds).toFixed(2)} steps/s` : "";
-      log(
-        `step ${String(p.step).padStart(String(p.steps).length)}/${p.steps}  loss ${
-          Number.isNaN(p.loss) ? "  -   " : p.loss.toFixed(4)
-        }  best induction ${p.bestInduction.toFixed(3)}  best prev-token ${
-          p.bestPrevToken.toFixed(3)
-        }  ${p.seconds.toFixed(1)} s${rate}`,
-      );
-    },
-  });
-  try {
-    const dir = a.out.replace(/\/+$/, "");
-    await Deno.mkdir(dir, { recursive: true });
-    await saveCheckpoint(r.model, `${dir}/model`);
-    const json = { generator: "glassbox induction", adapter, ...inductionResultsJson(r) };
-    await Deno.writeTextFile(`${dir}/results.json`, JSON.stringify(json) + "\n");
-    await Deno.writeTextFile(
-      `${dir}/report.html`,
-      inductionReportHtml(json as unknown as InductionReportData),
-    );
-    const bi = r.bestInduction;
-    const bp = r.bestPrevToken;
-    log(
-      `done in ${r.seconds.toFixed(1)} s (${r.stepsPerSecond.toFixed(2)} steps/s, ${
-        Math.round(r.tokensPerSecond)
-      } tokens/s, ${r.backend} backend): best induction head L${bi.layer}H${bi.head} ${
-        bi.score.toFixed(3)
-      }, best previous-token head L${bp.layer}H${bp.head} ${bp.score.toFixed(3)}, phase change ${
-        r.phaseChange ? `at step ${r.phaseChange.step}` : "none"
-      }`,
-    );
-    log(`wrote ${dir}/model/, ${dir}/results.json and ${dir}/report.html`);
-  } finally {
-    r.model.dispose();
-  }
+  const r = await trainInductionTo(a, { engine: eng, onProgress: (p) => log(progressLine(p)) });
+  const bi = r.bestInduction;
+  const bp = r.bestPrevToken;
+  log(
+    `done in ${r.seconds.toFixed(1)} s (${r.stepsPerSecond.toFixed(2)} steps/s, ${
+      Math.round(r.tokensPerSecond)
+    } tokens/s, ${r.backend} backend): best induction head L${bi.layer}H${bi.head} ${
+      bi.score.toFixed(3)
+    }, best previous-token head L${bp.layer}H${bp.head} ${bp.score.toFixed(3)}, phase change ${
+      r.phaseChange ? `at step ${r.phaseChange.step}` : "none"
+    }`,
+  );
+  log(`wrote ${r.dir}/model/, ${r.files.results} and ${r.files.report}`);
   return 0;
 }

@@ -38,6 +38,35 @@ export interface InductionReportData {
   phase_change: { step: number; from: number; to: number } | null;
 }
 
+/** A link to another file of the same run (a report, an attention view), shown under "See also". */
+export interface ReportLink {
+  /** Where it points: a path relative to the page's folder (or any URL). */
+  href: string;
+  /** The link's text. */
+  label: string;
+  /** A sentence after the link (plain text). */
+  description?: string;
+}
+
+/**
+ * The "See also" list of links as an HTML `<section>` (empty string for no links). Shared by the
+ * induction and toy-model reports.
+ *
+ * @example
+ * ```ts
+ * seeAlsoHtml([{ href: "attention.html", label: "Attention view" }]);
+ * ```
+ */
+export function seeAlsoHtml(links: readonly ReportLink[] | undefined): string {
+  if (!links?.length) return "";
+  const items = links.map((l) =>
+    `<li><a href="${escapeHtml(l.href)}">${escapeHtml(l.label)}</a>${
+      l.description ? `: ${escapeHtml(l.description)}` : ""
+    }</li>`
+  ).join("\n");
+  return `<section id="see-also" class="see-also"><h2>See also</h2>\n<ul>\n${items}\n</ul></section>`;
+}
+
 /** HTML-escape text. */
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -230,14 +259,18 @@ function scoreTable(title: string, scores: number[][], bestL: number, bestH: num
 }
 
 /**
- * The report as one HTML document.
+ * The report as one HTML document; `opts.links` adds a "See also" list after the summary (hrefs
+ * relative to the report's folder).
  *
  * @example
  * ```ts
  * await Deno.writeTextFile("out/report.html", inductionReportHtml(inductionResultsJson(result)));
  * ```
  */
-export function inductionReportHtml(d: InductionReportData): string {
+export function inductionReportHtml(
+  d: InductionReportData,
+  opts: { links?: readonly ReportLink[] } = {},
+): string {
   const o = d.options;
   const L = d.final.induction.length;
   const Hn = d.final.induction[0]?.length ?? 0;
@@ -336,11 +369,14 @@ table { border-collapse: collapse; }
 th, td { padding: 4px 10px; text-align: right; font-size: 13px; }
 td.best { outline: 2px solid #111; }
 .note { color: #555; font-size: 12px; }
+.see-also h2 { font-size: 15px; margin: 14px 0 4px; }
+.see-also ul { margin: 0; padding-left: 20px; }
 </style>
 </head>
 <body>
 <h1>Induction heads: ${L}-layer attention-only transformer</h1>
 ${summary}
+${seeAlsoHtml(opts.links)}
 ${lossChart}
 ${indChart}
 ${prevChart}

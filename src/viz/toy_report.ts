@@ -44,6 +44,9 @@ import {
   text,
   viridis,
 } from "./svg.ts";
+import { type ReportLink, seeAlsoHtml } from "./induction_report.ts";
+
+export type { ReportLink };
 
 /** One trained model instance, as written to `results.json`. */
 export interface ToyInstanceResult {
@@ -121,6 +124,11 @@ export interface ToyReport {
   /** A line under the title (configuration, adapter, runtime). */
   subtitle?: string;
   sections: ToyReportSection[];
+  /**
+   * Links to other pages of the same run (the demo links its induction report and attention
+   * view), shown under "See also" after the subtitle; hrefs relative to the report's folder.
+   */
+  links?: ReportLink[];
 }
 
 /** The fractions of a dimension the paper's features settle at, with their geometry. */
@@ -541,6 +549,7 @@ canvas.heat { image-rendering: pixelated; display: block; border: 1px solid #999
 .regions { list-style: none; padding: 0; max-width: 420px; } .regions li { margin-bottom: 8px; }
 .swatch { display: inline-block; width: 14px; height: 14px; border: 1px solid #999; vertical-align: -2px; margin-right: 6px; }
 table { border-collapse: collapse; font-size: 12px; margin-top: 8px; } td, th { border: 1px solid #ddd; padding: 2px 6px; text-align: right; }
+.see-also h2 { font-size: 15px; margin: 14px 0 4px; border: 0; } .see-also ul { margin: 0; }
 .hl { filter: drop-shadow(0 0 2px #e00); } .hl rect, rect.hl { stroke: #e00; stroke-width: 1.5; }
 `;
 
@@ -577,7 +586,7 @@ const SCRIPT = `
 /**
  * Build the report as one self-contained HTML document (no external URL is referenced).
  *
- * @param report the title, a subtitle and the sections to draw
+ * @param report the title, a subtitle, the sections to draw and optional links
  * @returns the HTML text
  * @example
  * ```ts
@@ -596,9 +605,9 @@ export function toyReportHtml(report: ToyReport): string {
         return dimensionalitySection(s, ids[i]);
     }
   });
-  const nav = report.sections.map((s, i) => `<a href="#${ids[i]}">${escapeXml(s.title)}</a>`).join(
-    "",
-  );
+  const nav = report.sections.map((s, i) => `<a href="#${ids[i]}">${escapeXml(s.title)}</a>`)
+    .concat(report.links?.length ? [`<a href="#see-also">See also</a>`] : [])
+    .join("");
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -611,6 +620,7 @@ export function toyReportHtml(report: ToyReport): string {
 <h1>${escapeXml(report.title)}</h1>
 ${report.subtitle ? `<p class="sub">${escapeXml(report.subtitle)}</p>` : ""}
 <nav>${nav}</nav>
+${seeAlsoHtml(report.links)}
 ${body.join("\n")}
 <script>${SCRIPT}</script>
 </body>

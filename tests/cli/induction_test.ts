@@ -137,5 +137,37 @@ Deno.test("inductionReportHtml() marks the phase change and escapes text", () =>
   assert.match(html, /phase change ≈ step 100/);
   assert.match(html, /&#60;fused&#62;/);
   assert.ok(!html.includes("<fused>"));
+  assert.ok(!html.includes(`id="see-also"`), "no links given, no See also");
   assert.deepEqual(smooth([1, 2, 3, 4, 5], 3), [1.5, 2, 3, 4, 4.5]);
+});
+
+Deno.test("inductionReportHtml() lists the links it is given under See also", () => {
+  const d = {
+    options: { layers: 2, steps: 10, seed: 0, dModel: 8, heads: 1, ctx: 20, batch: 2, lr: 1e-3 },
+    steps: [0],
+    losses: [4],
+    eval_steps: [0, 10],
+    induction_scores: [[[0.1], [0.2]], [[0.1], [0.5]]],
+    prev_token_scores: [[[0.1], [0.1]], [[0.3], [0.1]]],
+    final: {
+      induction: [[0.1], [0.5]],
+      prev_token: [[0.3], [0.1]],
+      best_induction: { layer: 1, head: 0, score: 0.5 },
+      best_prev_token: { layer: 0, head: 0, score: 0.3 },
+      loss: 4,
+    },
+    phase_change: null,
+  };
+  const html = inductionReportHtml(d, {
+    links: [
+      { href: "attention.html", label: "Attention view", description: "<stripes>" },
+      { href: "../toy/report.html", label: "Toy models" },
+    ],
+  });
+  assert.match(html, /<h2>See also<\/h2>/);
+  assert.ok(
+    html.includes(`<li><a href="attention.html">Attention view</a>: &#60;stripes&#62;</li>`),
+  );
+  assert.ok(html.includes(`<li><a href="../toy/report.html">Toy models</a></li>`));
+  assert.ok(!/<script|https?:\/\/(?!www\.w3\.org)/.test(html), "still self-contained");
 });

@@ -177,6 +177,27 @@ Deno.test("toyReportHtml() references nothing outside the file (opens offline)",
   assert.doesNotMatch(html, /@import|<link\b|<iframe\b|fetch\(|XMLHttpRequest|import\(/);
 });
 
+Deno.test("toyReportHtml() lists its links under See also, escaped, and only when given", () => {
+  const html = toyReportHtml({
+    title: "t",
+    sections: [{ kind: "instances", title: "dense", instances: [DENSE] }],
+    links: [
+      { href: "../induction/attention.html", label: "Attention <view>", description: "a & b" },
+      { href: "../induction/report.html?x=1&y=2", label: "Induction" },
+    ],
+  });
+  assert.match(html, /<section id="see-also"[^>]*><h2>See also<\/h2>/);
+  assert.ok(html.includes(`<a href="../induction/attention.html">Attention &#60;view&#62;</a>`));
+  assert.ok(html.includes(": a &#38; b</li>"));
+  assert.ok(html.includes(`href="../induction/report.html?x=1&#38;y=2"`));
+  assert.ok(html.includes(`<a href="#see-also">See also</a>`), "in the navigation");
+  assert.ok(html.indexOf('id="see-also"') < html.indexOf('id="fig-1-instances"'), "near the top");
+  for (const links of [undefined, []]) {
+    const plain = toyReportHtml({ title: "t", sections: [], links });
+    assert.ok(!plain.includes(`id="see-also"`), "no links, no section");
+  }
+});
+
 Deno.test("toyReportHtml() draws m = 1 instances on a line and tolerates null metrics from JSON", () => {
   const inst = fakeInstance([[1, -1, 0]], [1, 1, 1], 0.05);
   // results.json writes Infinity and NaN as null.
