@@ -223,6 +223,8 @@ export async function inductionDemo(opts: InductionDemoOptions): Promise<Inducti
         title: `${a.layers}-layer attention-only model after ${a.steps} steps on [BOS] + a run ` +
           `of ${(ids.length - 1) / 2} random tokens, repeated. Induction head ` +
           `${head(run.bestInduction)}, previous-token head ${head(run.bestPrevToken)}`,
+        // Open on the induction head, whose stripe is the point of the page.
+        initial: [run.bestInduction.layer, run.bestInduction.head],
       });
       await Deno.writeTextFile(attention, html);
     },

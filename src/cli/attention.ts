@@ -201,7 +201,7 @@ async function attention(args: string[], log: (s: string) => void): Promise<numb
 /**
  * The attention view of `model` on one sequence as a whole self-contained HTML document (every
  * head of every layer): what `glassbox attention --out` writes. `strs` are the tokens' labels,
- * one per id.
+ * one per id; `initial` is the [layer, head] the view opens on.
  *
  * @example
  * ```ts
@@ -215,10 +215,10 @@ export async function attentionPageHtml(
   model: HookedTransformer,
   ids: readonly number[],
   strs: readonly string[],
-  opts: { title?: string } = {},
+  opts: { title?: string; initial?: [number, number] } = {},
 ): Promise<string> {
   const data = await attentionData(model, ids, strs, { title: opts.title });
-  return attentionViewHtml(data, { title: opts.title });
+  return attentionViewHtml(data, { title: opts.title, initial: opts.initial });
 }
 
 // ------------------------------------------------------------------------------ the page

@@ -583,16 +583,16 @@ export function attentionViewScript(): string {
 
 /**
  * An HTML fragment (a `<div>` and a `<script>`) showing the view, for embedding in a page.
- * `id` names the div (default "gb-attention").
+ * `id` names the div (default "gb-attention"); `initial` is the [layer, head] shown first.
  *
  * @example
  * ```ts
- * const html = attentionViewFragment(data, { id: "attn-1" });
+ * const html = attentionViewFragment(data, { id: "attn-1", initial: [1, 2] });
  * ```
  */
 export function attentionViewFragment(
   data: AttentionViewData,
-  opts: { id?: string } = {},
+  opts: { id?: string; initial?: [number, number] } = {},
 ): string {
   const id = opts.id ?? "gb-attention";
   if (!/^[A-Za-z][\w-]*$/.test(id)) {
@@ -601,8 +601,8 @@ export function attentionViewFragment(
     );
   }
   return `<div id="${id}"></div>\n<script>\n(() => {\n${attentionViewScript()}\n` +
-    `mountAttentionView(document.getElementById(${JSON.stringify(id)}), ${
-      attentionDataJson(data)
+    `mountAttentionView(document.getElementById(${JSON.stringify(id)}), ${attentionDataJson(data)}${
+      opts.initial ? `, { initial: ${JSON.stringify(opts.initial)} }` : ""
     });\n})();\n</script>`;
 }
 
@@ -611,14 +611,18 @@ function escapeHtml(s: string): string {
 }
 
 /**
- * A whole, self-contained HTML document showing the view (no network access needed).
+ * A whole, self-contained HTML document showing the view (no network access needed);
+ * `initial` is the [layer, head] shown first.
  *
  * @example
  * ```ts
  * await Deno.writeTextFile("attn.html", attentionViewHtml(data, { title: "gpt2 on a sentence" }));
  * ```
  */
-export function attentionViewHtml(data: AttentionViewData, opts: { title?: string } = {}): string {
+export function attentionViewHtml(
+  data: AttentionViewData,
+  opts: { title?: string; initial?: [number, number] } = {},
+): string {
   const title = opts.title ?? data.title ?? "Attention patterns";
   const withTitle = { ...data, title };
   return `<!doctype html>
@@ -630,7 +634,7 @@ export function attentionViewHtml(data: AttentionViewData, opts: { title?: strin
 <style>body { margin: 0; background: #fff; }</style>
 </head>
 <body>
-${attentionViewFragment(withTitle, { id: "gb-attention" })}
+${attentionViewFragment(withTitle, { id: "gb-attention", initial: opts.initial })}
 </body>
 </html>
 `;

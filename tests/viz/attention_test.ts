@@ -58,6 +58,13 @@ Deno.test("attentionViewHtml() is one self-contained document whose script compi
   assert.equal(data.title, tiny().title);
 });
 
+Deno.test("attentionViewHtml() passes the head to open on to the view", () => {
+  const js = scripts(attentionViewHtml(tiny(), { initial: [0, 1] }))[0];
+  new Function(js);
+  assert.match(js, /\}, \{ initial: \[0,1\] \}\);\n\}\)\(\);/);
+  assert.doesNotMatch(scripts(attentionViewHtml(tiny()))[0], /initial: \[/);
+});
+
 Deno.test("attentionViewScript() is the component's own source, free of TypeScript", () => {
   const js = attentionViewScript();
   assert.ok(js.startsWith("function mountAttentionView"));
