@@ -114,7 +114,7 @@ export { topk } from "./src/ops/topk.ts";
 export type { TopkOptions } from "./src/ops/topk.ts";
 export { matmul, matmulConfigFor, matmulVariants, tuneMatmul } from "./src/ops/matmul.ts";
 export type { MatmulOptions } from "./src/ops/matmul.ts";
-export { linear, linearConcat } from "./src/ops/linear.ts";
+export { linear, linearConcat, linearMany } from "./src/ops/linear.ts";
 export { linearWeightBytes, releaseLinearWeights } from "./src/kernels/linear.ts";
 export {
   blobReader,

@@ -272,38 +272,44 @@ export interface LinearInput {
   sk: number;
 }
 
+/** One linear layer of {@link linearInto}: its weight as column blocks, bias and output. */
+export interface LinearLayer {
+  blocks: WeightBlock[];
+  /** A contiguous f32 [n] at element `offset`, or null. */
+  bias: { buffer: GPUBuffer; offset: number } | null;
+  /** A contiguous f32 [m, n] at element `offset`. */
+  out: { buffer: GPUBuffer; offset: number };
+}
+
 /**
- * Encode out[m, n] = x · W + bias, with W given as column blocks, on the packed-weight texture
- * kernel. `out` is a contiguous f32 [m, n] at element `outOffset`; `bias` is a contiguous f32
- * [n] at element `biasOffset`, or null. Returns false (having encoded nothing) when the kernel
- * does not apply; the caller then uses the plain matmul.
+ * Encode out = x · W + bias for one or more layers of the same input (its packing shared), on
+ * the packed-weight texture kernel. Returns false (having encoded nothing) when the kernel does
+ * not apply; the caller then uses the plain matmul.
  */
-export function linearInto(
-  eng: Engine,
-  x: LinearInput,
-  blocks: WeightBlock[],
-  bias: { buffer: GPUBuffer; offset: number } | null,
-  out: { buffer: GPUBuffer; offset: number },
-): boolean {
+export function linearInto(eng: Engine, x: LinearInput, layers: LinearLayer[]): boolean {
   const CFG = linearSettings.config;
   const BLOCK_N = CFG.wg * CFG.tn;
-  const n = blocks.reduce((a, b) => a + b.cols, 0);
-  if (!linearApplies(eng, x.m, x.k, n) || blocks.some((b) => b.rows !== x.k)) return false;
+  const ns = layers.map((l) => l.blocks.reduce((a, b) => a + b.cols, 0));
+  const nMax = Math.max(...ns);
+  if (!layers.length || !linearApplies(eng, x.m, x.k, ns.reduce((a, b) => a + b, 0))) return false;
+  if (layers.some((l) => l.blocks.some((b) => b.rows !== x.k))) return false;
   if (x.dtype !== "f32" && x.dtype !== "f16") return false;
-  if (x.dtype === "f16" || blocks.some((b) => b.dtype === "f16")) {
+  if (x.dtype === "f16" || layers.some((l) => l.blocks.some((b) => b.dtype === "f16"))) {
     if (!eng.hasFeature("shader-f16")) return false;
   }
-  // Rows per pass: the input's texture width (4 texels per 16 rows), the output's and the
+  // Rows per pass: the input's texture width (4 texels per 16 rows), the outputs' and the
   // input's binding windows (less one alignment unit, as a window starts on one).
   const win = maxWindow(eng) - (eng.limits.minStorageBufferOffsetAlignment ?? 256);
-  let per = Math.min(x.m, maxWidth(eng) * 4, Math.floor(win / (n * 4)));
+  let per = Math.min(x.m, maxWidth(eng) * 4, Math.floor(win / (nMax * 4)));
   if (x.sm > 0) per = Math.min(per, Math.floor(win / (x.sm * DTYPE_BYTES[x.dtype])));
   if (per < x.m) per = Math.floor(per / CFG.tm) * CFG.tm;
   if (per < 1) return false;
-  const bw = bias ? windowOf(eng, bias.buffer, bias.offset, bias.offset + n, 4) : null;
-  if (bias && !bw) return false;
-  const wt = weightTexture(eng, blocks);
-  if (!wt) return false;
+  const bws = layers.map((l, i) =>
+    l.bias ? windowOf(eng, l.bias.buffer, l.bias.offset, l.bias.offset + ns[i], 4) : null
+  );
+  if (layers.some((l, i) => l.bias && !bws[i])) return false;
+  const wts = layers.map((l) => weightTexture(eng, l.blocks));
+  if (wts.some((w) => !w)) return false;
 
   const xBytes = DTYPE_BYTES[x.dtype];
   for (let r0 = 0; r0 < x.m; r0 += per) {
@@ -316,8 +322,7 @@ export function linearInto(
       base + (rows - 1) * x.sm + (x.k - 1) * x.sk + 1,
       xBytes,
     );
-    const cw = windowOf(eng, out.buffer, out.offset + r0 * n, out.offset + (r0 + rows) * n, 4);
-    if (!xw || !cw) throw new Error("internal: linear row windows do not fit a binding");
+    if (!xw) throw new Error("internal: linear row windows do not fit a binding");
     const aWidth = Math.ceil(rows / CFG.tm) * (CFG.tm / 4);
     const aTex: TexEntry = acquireTexture(eng, aWidth, x.k, 1, new Set());
     // The input along texture x (4 rows per texel), k along texture y.
@@ -336,29 +341,36 @@ export function linearInto(
       resources: [aTex.view],
       workgroups: [Math.ceil(x.k / 64), aWidth, 1],
     });
-    for (const c of wt.chunks) {
-      const offC = cw.rel + c.n0;
-      const cVec = n % 4 === 0 && offC % 4 === 0;
-      const params = new Params()
-        .u32(rows).u32(c.cols).u32(x.k).u32(0)
-        .u32(n).u32(0).u32(offC).u32(bw ? bw.rel + c.n0 : 0)
-        .vec4u([1, 1, 1, 1], 1)
-        .vec4u([0, 0, 0, 0], 1)
-        .bytes();
-      const resources: GPUBindingResource[] = [aTex.view, c.view, bindingResource(cw.binding)];
-      if (bw) resources.push(bindingResource(bw.binding));
-      eng.run({
-        label: "linear",
-        key: `linear|${configName(CFG)}|${cVec ? "v" : "s"}|${bw ? "bias" : ""}`,
-        code: () => textureCode(CFG, "f32", cVec, false, !!bw),
-        params,
-        inputs: [],
-        outputs: [],
-        resources,
-        writes: [out.buffer],
-        workgroups: [Math.ceil(c.cols / BLOCK_N), Math.ceil(rows / CFG.tm), 1],
-      });
-    }
+    layers.forEach((layer, li) => {
+      const n = ns[li];
+      const bw = bws[li];
+      const out = layer.out;
+      const cw = windowOf(eng, out.buffer, out.offset + r0 * n, out.offset + (r0 + rows) * n, 4);
+      if (!cw) throw new Error("internal: linear row windows do not fit a binding");
+      for (const c of wts[li]!.chunks) {
+        const offC = cw.rel + c.n0;
+        const cVec = n % 4 === 0 && offC % 4 === 0;
+        const params = new Params()
+          .u32(rows).u32(c.cols).u32(x.k).u32(0)
+          .u32(n).u32(0).u32(offC).u32(bw ? bw.rel + c.n0 : 0)
+          .vec4u([1, 1, 1, 1], 1)
+          .vec4u([0, 0, 0, 0], 1)
+          .bytes();
+        const resources: GPUBindingResource[] = [aTex.view, c.view, bindingResource(cw.binding)];
+        if (bw) resources.push(bindingResource(bw.binding));
+        eng.run({
+          label: "linear",
+          key: `linear|${configName(CFG)}|${cVec ? "v" : "s"}|${bw ? "bias" : ""}`,
+          code: () => textureCode(CFG, "f32", cVec, false, !!bw),
+          params,
+          inputs: [],
+          outputs: [],
+          resources,
+          writes: [out.buffer],
+          workgroups: [Math.ceil(c.cols / BLOCK_N), Math.ceil(rows / CFG.tm), 1],
+        });
+      }
+    });
   }
   return true;
 }

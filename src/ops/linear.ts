@@ -68,54 +68,70 @@ function check(op: string, x: Tensor, ws: readonly Tensor[], bs: readonly (Tenso
 
 /**
  * Run on the packed-weight kernel, or return null where it does not apply (gradients needed,
- * a GPU adapter, a small product, dtypes or layouts it does not take).
+ * a GPU adapter, a small product, dtypes or layouts it does not take). `groups` lists, per
+ * output, the indices of the weights side by side in it.
  */
-function fused(x: Tensor, ws: readonly Tensor[], bs: readonly (Tensor | null)[]): Tensor | null {
+function fused(
+  x: Tensor,
+  ws: readonly Tensor[],
+  bs: readonly (Tensor | null)[],
+  groups: number[][],
+): Tensor[] | null {
   if (needsGrad([x, ...ws, ...bs])) return null;
   const eng = x.engine;
   const k = x.shape[x.rank - 1];
   const m = sizeOf(x.shape) / Math.max(1, k);
-  const n = ws.reduce((a, w) => a + dims(w)[1], 0);
-  if (!linearApplies(eng, m, k, n) || x.dtype !== "f32") return null;
+  const total = ws.reduce((a, w) => a + dims(w)[1], 0);
+  if (!linearApplies(eng, m, k, total) || x.dtype !== "f32") return null;
   if (ws.some((w) => w.dtype !== "f32" && w.dtype !== "f16")) return null;
   if (bs.some((b) => b && (b.dtype !== "f32" || !b.isContiguous))) return null;
   const xc = contiguous(x);
-  const out = empty([...x.shape.slice(0, -1), n], "f32", eng);
-  let bias: Tensor | null = null;
+  const outs: Tensor[] = [];
+  const temps: Tensor[] = [];
   try {
-    if (bs.some((b) => b)) {
-      if (bs.length === 1) bias = bs[0];
-      else {
-        // One bias vector for the blocks side by side (zeros where a block has none).
-        bias = empty([n], "f32", eng);
-        let at = 0;
-        ws.forEach((w, i) => {
-          const cols = dims(w)[1];
-          const b = bs[i];
-          if (b) eng.copy(b.buffer, b.offset * 4, bias!.buffer, at * 4, cols * 4);
-          else eng.write(bias!.buffer, at * 4, new Float32Array(cols));
-          at += cols;
-        });
+    const layers = groups.map((g) => {
+      const n = g.reduce((a, i) => a + dims(ws[i])[1], 0);
+      const out = empty([...x.shape.slice(0, -1), n], "f32", eng);
+      outs.push(out);
+      let bias: Tensor | null = null;
+      if (g.some((i) => bs[i])) {
+        if (g.length === 1) bias = bs[g[0]];
+        else {
+          // One bias vector for the blocks side by side (zeros where a block has none).
+          bias = empty([n], "f32", eng);
+          temps.push(bias);
+          let at = 0;
+          for (const i of g) {
+            const cols = dims(ws[i])[1];
+            const b = bs[i];
+            if (b) eng.copy(b.buffer, b.offset * 4, bias.buffer, at * 4, cols * 4);
+            else eng.write(bias.buffer, at * 4, new Float32Array(cols));
+            at += cols;
+          }
+        }
       }
-    }
+      return {
+        blocks: g.map((i) => blockOf(ws[i])),
+        bias: bias ? { buffer: bias.buffer, offset: bias.offset } : null,
+        out: { buffer: out.buffer, offset: out.offset },
+      };
+    });
     const ok = linearInto(
       eng,
       { buffer: xc.buffer, dtype: xc.dtype, offset: xc.offset, m, k, sm: k, sk: 1 },
-      ws.map(blockOf),
-      bias ? { buffer: bias.buffer, offset: bias.offset } : null,
-      { buffer: out.buffer, offset: out.offset },
+      layers,
     );
     if (!ok) {
-      out.dispose();
+      for (const o of outs) o.dispose();
       return null;
     }
-    return out;
+    return outs;
   } catch (e) {
-    out.dispose();
+    for (const o of outs) o.dispose();
     throw e;
   } finally {
     if (xc !== x) xc.dispose();
-    if (bias && bs.length > 1) bias.dispose();
+    for (const t of temps) t.dispose();
   }
 }
 
@@ -163,7 +179,7 @@ function plain(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
  */
 export function linear(x: Tensor, W: Tensor, b: Tensor | null = null): Tensor {
   check("linear", x, [W], [b]);
-  return fused(x, [W], [b]) ?? plain(x, W, b);
+  return fused(x, [W], [b], [[0]])?.[0] ?? plain(x, W, b);
 }
 
 /**
@@ -184,11 +200,34 @@ export function linearConcat(
   if (weights.length === 0) throw new RangeError("Cannot run linearConcat: no weights");
   const bs = weights.map((_, i) => biases[i] ?? null);
   check("linearConcat", x, weights, bs);
-  const f = fused(x, weights, bs);
-  if (f) return f;
+  const f = fused(x, weights, bs, [weights.map((_, i) => i)]);
+  if (f) return f[0];
   const parts = weights.map((w, i) => plain(x, w, bs[i]));
   if (parts.length === 1) return parts[0];
   const out = concat(parts, -1);
   if (!needsGrad([x, ...weights, ...bs])) { for (const p of parts) p.dispose(); }
   return out;
+}
+
+/**
+ * Several dense layers of the same input, each its own tensor: `[x · W_i + b_i for each i]`
+ * (e.g. `hook_q`, `hook_k`, `hook_v` from `W_Q`, `W_K`, `W_V`). On the packed-weight kernel the
+ * input is packed once for all of them. Each weight is [d_in, n_i] or [heads, d_in, d_head]
+ * (whose result's last axis is heads·d_head, head-major).
+ *
+ * @example
+ * ```ts
+ * const [q, k, v] = linearMany(x, [W_Q, W_K, W_V], [b_Q, b_K, b_V]); // each [b, p, h·d_head]
+ * ```
+ */
+export function linearMany(
+  x: Tensor,
+  weights: readonly Tensor[],
+  biases: readonly (Tensor | null)[] = [],
+): Tensor[] {
+  if (weights.length === 0) throw new RangeError("Cannot run linearMany: no weights");
+  const bs = weights.map((_, i) => biases[i] ?? null);
+  check("linearMany", x, weights, bs);
+  return fused(x, weights, bs, weights.map((_, i) => [i])) ??
+    weights.map((w, i) => plain(x, w, bs[i]));
 }

@@ -1,5 +1,5 @@
 /**
- * linear() and linearConcat() (src/ops/linear.ts) against the f64 reference, on the packed-weight
+ * linear(), linearConcat() and linearMany() (src/ops/linear.ts) against the f64 reference, on the packed-weight
  * kernel (src/kernels/linear.ts, forced on for every size here) and on the plain matmul path:
  * random shapes with awkward sizes, weights split over row slabs and column chunks, the cache
  * following in-place weight updates, gradients, errors and memory.
@@ -9,7 +9,7 @@ import fc from "fast-check";
 import assert from "node:assert/strict";
 import { assertClose, gpuTest, NUM_RUNS } from "../_gpu.ts";
 import { tensor } from "../../src/ops/creation.ts";
-import { linear, linearConcat } from "../../src/ops/linear.ts";
+import { linear, linearConcat, linearMany } from "../../src/ops/linear.ts";
 import { add } from "../../src/ops/elementwise.ts";
 import { matmul } from "../../src/ops/matmul.ts";
 import { sum } from "../../src/ops/reduce.ts";
@@ -171,6 +171,25 @@ gpuTest(
     );
   },
 );
+
+gpuTest("linearMany() equals linear() of each weight, sharing one input", async () => {
+  await forced(async () => {
+    const [m, k] = [19, 33];
+    const xs = values(m * k, 31);
+    const x = tensor(xs, [1, m, k]);
+    const w = [tensor(values(k * 7, 32), [k, 7]), tensor(values(3 * k * 5, 33), [3, k, 5])];
+    const b = [tensor(values(7, 34), [7]), null];
+    const many = linearMany(x, w, b);
+    assert.deepEqual(many.map((t) => t.shape), [[1, m, 7], [1, m, 15]]);
+    for (let i = 0; i < 2; i++) {
+      const one = linear(x, w[i], b[i]);
+      assertClose(await many[i].read(), await one.read(), 1e-6, 1e-6, `output ${i}`);
+      one.dispose();
+    }
+    assert.throws(() => linearMany(x, []), /Cannot run linearMany: no weights/);
+    for (const t of [x, ...w, ...b, ...many]) t?.dispose();
+  });
+});
 
 gpuTest("linear() repacks a weight after it changes in place", async (eng) => {
   await forced(async () => {

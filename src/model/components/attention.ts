@@ -20,7 +20,7 @@ import { mapKernel } from "../../kernels/elementwise.ts";
 import { arange, full } from "../../ops/creation.ts";
 import { add, div, ge, where } from "../../ops/elementwise.ts";
 import { matmul } from "../../ops/matmul.ts";
-import { linearConcat } from "../../ops/linear.ts";
+import { linearMany } from "../../ops/linear.ts";
 import { needsGrad } from "../../autograd/tape.ts";
 import { linearApplies } from "../../kernels/linear.ts";
 import { linear } from "./mlp.ts";
@@ -152,9 +152,9 @@ export class Attention {
    * head-major [h, b, p, d_head] storage.
    */
   /**
-   * Inference on adapters where the packed-weight linear kernel applies: Q, K and V from one
-   * product against [W_Q | W_K | W_V] (two when the query/key and value inputs differ), as
-   * [batch, pos, head_index, d_head] views of its rows. Null where it does not apply.
+   * Inference on adapters where the packed-weight linear kernel applies: Q, K and V as three
+   * products sharing one packing of their input (two when the query/key and value inputs
+   * differ), each a contiguous [batch, pos, head_index, d_head]. Null where it does not apply.
    */
   #fusedQkv(
     pass: ForwardPass,
@@ -169,29 +169,15 @@ export class Attention {
     const hd = H * Dh;
     const same = qkIn === vIn;
     if (!linearApplies(qkIn.engine, B * Pn, Dm, (same ? 3 : 2) * hd)) return null;
-    const views = (t: Tensor, count: number) => {
-      const w = count * hd;
-      return Array.from(
-        { length: count },
-        (_, i) => t.view([B, Pn, H, Dh], [Pn * w, w, Dh, 1], t.offset + i * hd),
-      );
-    };
-    if (same) {
-      const qkv = linearConcat(qkIn, [P("W_Q"), P("W_K"), P("W_V")], [
-        P("b_Q"),
-        P("b_K"),
-        P("b_V"),
-      ]);
-      const [q, k, v] = views(qkv, 3);
-      pass.free(qkv);
-      return [q, k, v];
-    }
-    const qk = linearConcat(qkIn, [P("W_Q"), P("W_K")], [P("b_Q"), P("b_K")]);
-    const [q, k] = views(qk, 2);
-    pass.free(qk);
-    const v1 = linearConcat(vIn, [P("W_V")], [P("b_V")]);
-    const [v] = views(v1, 1);
-    pass.free(v1);
+    const out = same
+      ? linearMany(qkIn, [P("W_Q"), P("W_K"), P("W_V")], [P("b_Q"), P("b_K"), P("b_V")])
+      : [
+        ...linearMany(qkIn, [P("W_Q"), P("W_K")], [P("b_Q"), P("b_K")]),
+        ...linearMany(vIn, [P("W_V")], [P("b_V")]),
+      ];
+    // [batch, pos, head_index, d_head] views covering each result's storage.
+    const [q, k, v] = out.map((t) => t.view([B, Pn, H, Dh], [Pn * hd, hd, Dh, 1], t.offset));
+    pass.free(...out);
     return [q, k, v];
   }
 
