@@ -22,15 +22,24 @@
 //     row's x, g, h, gh in registers and sums its rows' gradient in P private scalars; the
 //     workgroup then adds the WG partial sums, in workgroup memory (REDSCR false) or through the
 //     instance's scratch (REDSCR true), and one invocation per parameter applies Adam.
-//   REG false (streaming), entry points `rows` then `grads`, one step per pair of dispatches:
-//     `rows` runs forward and backward with lanes over rows (RA rows per invocation, so each
-//     weight read serves RA rows) and writes x, dL/dy, h, dL/dh to scratch; `grads` sums the
-//     outer products over the batch with lanes over features (RB per invocation, so each read of
-//     h and dL/dh serves RB features), and applies Adam to those features' parameters.
-//   On lavapipe (the CPU adapter) every storage or workgroup read costs about a gather even at
-//   a lane-uniform address, and private arrays indexed in loops are slow (and slow to compile),
-//   so src/kernels/toy.ts writes the loops over N, M, RA and RB out as explicit scalar code
-//   (the GEN placeholder); the loops left here run over rows, blocks, steps and parameters.
+//   REG false (streaming): entry point `pack` once per call copies each instance's parameters and
+//     configuration into feature rows in scratch (see the streaming section), then two
+//     dispatches per step: `rows` (lanes over rows, RA rows per invocation) draws x, runs the
+//     forward pass and dL/dh and writes h and dL/dh of each row; `grads` (lanes over blocks of
+//     five features, FB blocks per invocation, one chunk of rows per workgroup) loops over its
+//     rows, redraws x, recomputes the output and dL/dy of its features from h, sums the gradient
+//     of their parameters and applies Adam to them (updating the feature rows too); with more
+//     than one chunk of rows, `adam_chunks` adds the chunks up and applies Adam instead.
+//   On lavapipe (the CPU adapter, Mesa 22) a storage or workgroup read in a loop runs as a
+//   per-lane loop with branches even at a lane-uniform address (a vec4 read costs about as much
+//   as a scalar one), both branches of an `if` always run, every update of a private value in a
+//   loop is masked, and private values spilled to the stack are cheap. So the streaming path's
+//   hot loops read vec4s from a texture mirror of the scratch (`hot_load`; texel fetches are
+//   branch-free gathers), keep what a loop reuses in private values, update the sums once per
+//   several terms, and recompute (the random draw, the output) rather than store and reload.
+//   src/kernels/toy.ts writes the loops over M, RA and a lane's features (and N on the REG path)
+//   out as explicit scalar code (the GEN placeholder); the loops left here run over rows,
+//   blocks, steps and parameters.
 // Random bits come from Philox-4x32-10 with a counter (row, block, step, instance) and the seed as
 // key: the batch of any step can be redrawn anywhere (the `generate` entry point, the CPU
 // reference in src/toy/train.ts) without storing it.
@@ -47,9 +56,13 @@ const P: u32 = {{P}}u;
 const RED: u32 = {{RED}}u;
 // Path REG: scratch floats per instance ([WG, P] partial gradients when REDSCR).
 const SCR: u32 = {{SCR}}u;
-// Streaming path: rows per invocation in `rows`, features per invocation in `grads`.
+// Streaming path: rows per invocation in `rows`, blocks of five features per invocation in
+// `grads`.
 const RA: u32 = {{RA}}u;
-const RB: u32 = {{RB}}u;
+const FB: u32 = {{FB}}u;
+// Streaming path: vec4s holding M floats, and vec4s per feature row of the packed parameters.
+const MV: u32 = {{MV}}u;
+const FS: u32 = {{FS}}u;
 
 const NW: u32 = M * N;
 const B_OFF: u32 = P - N;
@@ -73,10 +86,15 @@ struct Params {
   one_minus_beta1: f32,
   one_minus_beta2: f32,
   eps: f32,
-  // Streaming path: row tiles and feature blocks per instance.
+  // Streaming path: row tiles and feature-block groups (workgroups of `grads`) per instance,
+  // where the regions of scratch start (vec4s, see s_fr), and the row chunks of `grads`.
   tiles: u32,
   fblocks: u32,
-  _pad: u32,
+  hg_off: u32,
+  gr_off: u32,
+  lp_off: u32,
+  chunks: u32,
+  chunk_rows: u32,
   // Per step s of this dispatch: (lr / (1 − β1^t), sqrt(1 − β2^t)) at sched[s / 2].xy or .zw,
   // computed in f64 on the CPU like PyTorch's Adam computes its bias corrections.
   sched: array<vec4<f32>, 64>,
@@ -89,13 +107,22 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> prm: array<f32>;
 // Adam moments [inst, 2, P] (exp_avg then exp_avg_sq).
 @group(0) @binding(3) var<storage, read_write> mom: array<f32>;
-// Scratch. REG: [inst, SCR]. Streaming: per instance X, G, H, GH, loss partials and the
-// gradient (see s_offsets).
-@group(0) @binding(4) var<storage, read_write> scr: array<f32>;
+// Scratch, as vec4s (the streaming path reads vec4s; scalars go through scr_get / scr_set).
+// REG: [inst, SCR] floats. Streaming: the regions of `s_fr`.
+@group(0) @binding(4) var<storage, read_write> scr: array<vec4<f32>>;
 // Logged losses [slot, inst].
 @group(0) @binding(5) var<storage, read_write> losses: array<f32>;
 
 var<workgroup> red: array<f32, RED>;
+
+// Float j of scratch.
+fn scr_get(j: u32) -> f32 {
+  return scr[j >> 2u][j & 3u];
+}
+
+fn scr_set(j: u32, v: f32) {
+  scr[j >> 2u][j & 3u] = v;
+}
 
 // ---------------------------------------------------------------- data
 
@@ -196,14 +223,17 @@ fn out_grad(imp: f32, xi: f32, o: f32) -> vec2<f32> {
   return vec2<f32>(imp * d * d, gi);
 }
 
-// Adam update of parameter j (torch.optim.Adam: no weight decay, no amsgrad).
-fn adam(pb: u32, mb: u32, j: u32, gr: f32, sc: vec2<f32>) {
+// Adam update of parameter j (torch.optim.Adam: no weight decay, no amsgrad). Returns the new
+// value.
+fn adam(pb: u32, mb: u32, j: u32, gr: f32, sc: vec2<f32>) -> f32 {
   let m1 = p.beta1 * mom[mb + j] + p.one_minus_beta1 * gr;
   let v1 = p.beta2 * mom[mb + P + j] + p.one_minus_beta2 * gr * gr;
   mom[mb + j] = m1;
   mom[mb + P + j] = v1;
   let denom = sqrt(v1) / sc.y + p.eps;
-  prm[pb + j] = prm[pb + j] - sc.x * (m1 / denom);
+  let w = prm[pb + j] - sc.x * (m1 / denom);
+  prm[pb + j] = w;
+  return w;
 }
 
 // (lr / (1 − β1^t), sqrt(1 − β2^t)) of step s of this dispatch.
@@ -216,15 +246,17 @@ fn schedule(s: u32) -> vec2<f32> {
 fn touch_all() {
   if (p.n_inst == 0xffffffffu) {
     mom[0] = cfg[0];
-    losses[0] = prm[0] + scr[0];
+    losses[0] = prm[0] + scr[0].x;
   }
 }
 
-// Generated by src/kernels/toy.ts with every loop over N, M, RA and RB written out (lavapipe
-// runs explicit scalar code several times faster than loops over private arrays):
+// Generated by src/kernels/toy.ts with the loops over M, RA and a lane's features (and over N on
+// the REG path) written out (lavapipe runs explicit scalar code several times faster than loops
+// over private arrays):
 //   REG:       fn reg_step(pb, cb, sb, lid, step, inst) -> f32
-//   streaming: fn rows_body(pb, cb, xo, go, ho, gho, base, step, inst) -> f32
-//              fn grads_body(xo, go, ho, gho, gro, first)
+//   streaming: fn hot_load(j) -> vec4<f32> (scratch vec4 j, from storage or its texture mirror)
+//              fn rows_body(fr0, hg0, first, step, inst) -> f32
+//              fn grads_body(fr0, hg0, grf, q0, r0, r1, step, inst)
 {{GEN}}
 
 // Path REG: `p.steps` whole steps of instance `inst` per workgroup.
@@ -252,12 +284,12 @@ fn train(
       var gr = 0.0;
       for (var w = 0u; w < WG; w = w + 1u) {
         if (REDSCR) {
-          gr = gr + scr[sb + w * P + j];
+          gr = gr + scr_get(sb + w * P + j);
         } else {
           gr = gr + red[j * WG + w];
         }
       }
-      adam(pb, mb, j, gr, sc);
+      _ = adam(pb, mb, j, gr, sc);
     }
     storageBarrier();
     workgroupBarrier();
@@ -276,21 +308,87 @@ fn train(
   }
 }
 
-// ---------------------------------------------------------------- streaming path (two dispatches)
+// ---------------------------------------------------------------- streaming path
 
-// Scratch of instance inst on the streaming path: X [batch, N], G [batch, N], H [batch, M],
-// GH [batch, M], one loss partial per row tile, then the gradient [P]. Returns the offsets of
-// X, G, H and GH.
-fn s_offsets(inst: u32) -> vec4<u32> {
-  let xo = inst * (2u * p.batch * (N + M) + p.tiles + P);
-  let go = xo + p.batch * N;
-  let ho = go + p.batch * N;
-  return vec4<u32>(xo, go, ho, ho + p.batch * M);
+// Offset of the output weights (W for relu and linear, W2 for abs) in a feature row, and of the
+// constants vec4.
+const OW: u32 = select(0u, MV, VARIANT == 2u);
+const CST: u32 = FS - 1u;
+// vec4s of the gradient (P floats).
+const PV: u32 = (P + 3u) / 4u;
+
+// Scratch on the streaming path, in vec4s, one region after another (each holding every
+// instance):
+//   feature rows [inst, N, FS] at 0: row i holds column i of W (MV vec4s, zero past M), for abs
+//     row i of W2 (MV vec4s), then (probability, 1 / probability, importance, b_i);
+//   rows [inst, batch, 2·MV] at p.hg_off: h then dL/dh of each row (written by `rows`, read by
+//     `grads`);
+//   gradients [chunk, inst, PV] at p.gr_off (P floats each, laid out like the parameters): the
+//     sum over one chunk of rows;
+//   loss partials [inst, tiles · WG] floats at p.lp_off (one per `rows` invocation), then one
+//     per chunk [inst, chunks].
+// On CPU adapters the first two regions are copied into a texture after each dispatch that
+// writes them, and the hot loops read that (`hot_load`).
+// llvmpipe ends every loop of an invocation once it has run 65535 iterations in all, so `grads`
+// splits the batch into chunks of p.chunk_rows rows (one workgroup each); with more than one
+// chunk, `adam` adds the chunks' gradients and losses and applies Adam.
+fn s_fr(inst: u32) -> u32 {
+  return inst * N * FS;
 }
 
-// Streaming dispatch 1 of 2: forward and backward of RA·WG rows of one instance per workgroup
-// (lanes are rows; each weight read serves RA rows). Writes x, dL/dy, h and dL/dh to scratch and
-// the tile's loss.
+fn s_hg(inst: u32) -> u32 {
+  return p.hg_off + inst * p.batch * 2u * MV;
+}
+
+// Float index of the gradient of the instance over a chunk of rows.
+fn s_gr(inst: u32, chunk: u32) -> u32 {
+  return 4u * (p.gr_off + (chunk * p.n_inst + inst) * PV);
+}
+
+// Float index of the instance's loss partials.
+fn s_lp(inst: u32) -> u32 {
+  return 4u * p.lp_off + inst * p.tiles * WG;
+}
+
+// Float index of the instance's per-chunk losses.
+fn s_lc(inst: u32) -> u32 {
+  return 4u * p.lp_off + p.n_inst * p.tiles * WG + inst * p.chunks;
+}
+
+// Once per call: the feature rows of every instance from the parameters and configuration.
+@compute @workgroup_size(64)
+fn pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  touch_all();
+  let t = gid.x + gid.y * nwg.x * 64u;
+  if (t >= p.n_inst * N || REG) {
+    return;
+  }
+  let inst = t / N;
+  let i = t % N;
+  let fr = s_fr(inst) + i * FS;
+  let pb = inst * P;
+  let cb = inst * 3u * N;
+  for (var v = 0u; v < MV; v = v + 1u) {
+    var c = vec4<f32>(0.0);
+    var c2 = vec4<f32>(0.0);
+    for (var e = 0u; e < 4u; e = e + 1u) {
+      let k = min(4u * v + e, M - 1u);
+      if (4u * v + e < M) {
+        c[e] = prm[pb + k * N + i];
+        c2[e] = prm[pb + NW + i * M + k];
+      }
+    }
+    scr[fr + v] = c;
+    if (VARIANT == 2u) {
+      scr[fr + MV + v] = c2;
+    }
+  }
+  scr[fr + CST] = vec4<f32>(cfg[cb + N + i], cfg[cb + 2u * N + i], cfg[cb + i], prm[pb + B_OFF + i]);
+}
+
+// Streaming dispatch 1 of 2: forward pass and dL/dh of RA·WG rows of one instance per workgroup
+// (lanes are rows; each feature-row read serves RA rows). Writes h and dL/dh of each row and
+// the invocation's loss partial.
 @compute @workgroup_size(WG)
 fn rows(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -304,22 +402,42 @@ fn rows(
   if (inst >= p.n_inst || REG) {
     return;
   }
-  let o = s_offsets(inst);
-  let lsum = rows_body(inst * P, inst * 3u * N, o.x, o.y, o.z, o.w, tile * WG * RA + lid, p.step0, inst);
-  red[lid] = lsum;
-  workgroupBarrier();
-  if (lid == 0u) {
-    var tot = 0.0;
-    for (var w = 0u; w < WG; w = w + 1u) {
-      tot = tot + red[w];
-    }
-    scr[o.w + p.batch * M + tile] = tot;
-  }
+  let lsum = rows_body(s_fr(inst), s_hg(inst), tile * WG * RA + lid, p.step0, inst);
+  scr_set(s_lp(inst) + tile * WG + lid, lsum);
 }
 
-// Streaming dispatch 2 of 2: for RB·WG features of one instance per workgroup (lanes are
-// features; each read of h and dL/dh serves RB features), the gradient summed over the batch
-// and Adam on those features' parameters (W[:, i], W2[i, :], b_i). Logs the instance's loss.
+// Adam on the parameters of feature i (W[:, i], W2[i, :], b_i) with their gradients at grf,
+// updating the feature row too.
+fn adam_feature(inst: u32, i: u32, grf: u32, chunks: u32, sc: vec2<f32>) {
+  let pb = inst * P;
+  let mb = inst * 2u * P;
+  let fr = s_fr(inst) + i * FS;
+  let cstride = 4u * p.n_inst * PV;
+  for (var k = 0u; k < M; k = k + 1u) {
+    var g = 0.0;
+    for (var c = 0u; c < chunks; c = c + 1u) {
+      g = g + scr_get(grf + c * cstride + k * N + i);
+    }
+    scr_set(4u * fr + k, adam(pb, mb, k * N + i, g, sc));
+    if (VARIANT == 2u) {
+      var g2 = 0.0;
+      for (var c = 0u; c < chunks; c = c + 1u) {
+        g2 = g2 + scr_get(grf + c * cstride + NW + i * M + k);
+      }
+      scr_set(4u * (fr + MV) + k, adam(pb, mb, NW + i * M + k, g2, sc));
+    }
+  }
+  var gb = 0.0;
+  for (var c = 0u; c < chunks; c = c + 1u) {
+    gb = gb + scr_get(grf + c * cstride + B_OFF + i);
+  }
+  scr_set(4u * (fr + CST) + 3u, adam(pb, mb, B_OFF + i, gb, sc));
+}
+
+// Streaming dispatch 2 of 2: for FB blocks of five features per invocation (lanes are feature
+// blocks; each read of a row's h and dL/dh serves 5·FB features) and one chunk of rows per
+// workgroup, the gradient of those features' parameters (W[:, i], W2[i, :], b_i) summed over the
+// chunk; with one chunk, then Adam on them and the instance's loss.
 @compute @workgroup_size(WG)
 fn grads(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -328,34 +446,59 @@ fn grads(
 ) {
   touch_all();
   let flat = wid.x + wid.y * nwg.x;
-  let inst = flat / max(p.fblocks, 1u);
-  let fb = flat % max(p.fblocks, 1u);
+  let per = max(p.fblocks * p.chunks, 1u);
+  let inst = flat / per;
+  let fb = flat % per % max(p.fblocks, 1u);
+  let chunk = flat % per / max(p.fblocks, 1u);
   if (inst >= p.n_inst || REG) {
     return;
   }
-  let o = s_offsets(inst);
-  let gro = o.w + p.batch * M + p.tiles;
-  let first = fb * WG * RB + lid;
-  grads_body(o.x, o.y, o.z, o.w, gro, first);
-  let pb = inst * P;
-  let mb = inst * 2u * P;
-  let sc = schedule(0u);
-  for (var t = 0u; t < RB; t = t + 1u) {
-    let i = first + t * WG;
-    if (i < N) {
-      for (var k = 0u; k < M; k = k + 1u) {
-        adam(pb, mb, k * N + i, scr[gro + k * N + i], sc);
-        if (VARIANT == 2u) {
-          adam(pb, mb, NW + i * M + k, scr[gro + NW + i * M + k], sc);
-        }
+  let grf = s_gr(inst, chunk);
+  let q0 = (fb * WG + lid) * FB;
+  if (5u * q0 < N) {
+    let r0 = chunk * p.chunk_rows;
+    grads_body(s_fr(inst), s_hg(inst), grf, q0, r0, min(r0 + p.chunk_rows, p.batch), p.step0, inst);
+    if (p.chunks == 1u) {
+      let sc = schedule(0u);
+      let end = min(5u * (q0 + FB), N);
+      for (var i = 5u * q0; i < end; i = i + 1u) {
+        adam_feature(inst, i, grf, 1u, sc);
       }
-      adam(pb, mb, B_OFF + i, scr[gro + B_OFF + i], sc);
     }
   }
   if (p.log_slot != NO_LOG && fb == 0u && lid == 0u) {
+    // This chunk's share of the loss partials.
+    let total = p.tiles * WG;
+    let share = (total + p.chunks - 1u) / p.chunks;
+    let lp = s_lp(inst);
     var tot = 0.0;
-    for (var t = 0u; t < p.tiles; t = t + 1u) {
-      tot = tot + scr[o.w + p.batch * M + t];
+    for (var t = chunk * share; t < min(total, (chunk + 1u) * share); t = t + 1u) {
+      tot = tot + scr_get(lp + t);
+    }
+    if (p.chunks == 1u) {
+      losses[p.log_slot * p.n_inst + inst] = tot * p.inv_batch;
+    } else {
+      scr_set(s_lc(inst) + chunk, tot);
+    }
+  }
+}
+
+// With more than one chunk of rows: for each feature of each instance, Adam on its parameters
+// with the gradients of the chunks added; logs the instance's loss.
+@compute @workgroup_size(64)
+fn adam_chunks(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  touch_all();
+  let t = gid.x + gid.y * nwg.x * 64u;
+  if (t >= p.n_inst * N || REG) {
+    return;
+  }
+  let inst = t / N;
+  let i = t % N;
+  adam_feature(inst, i, s_gr(inst, 0u), p.chunks, schedule(0u));
+  if (p.log_slot != NO_LOG && i == 0u) {
+    var tot = 0.0;
+    for (var c = 0u; c < p.chunks; c = c + 1u) {
+      tot = tot + scr_get(s_lc(inst) + c);
     }
     losses[p.log_slot * p.n_inst + inst] = tot * p.inv_batch;
   }

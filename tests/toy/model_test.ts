@@ -7,6 +7,8 @@ import { toyBatchRef, toyTrainRef, trainGeneric } from "../../src/toy/train.ts";
 import {
   adamSchedule,
   planToy,
+  releaseToyTexture,
+  TOY_CHUNK_ROWS,
   TOY_MAX_STEPS_PER_DISPATCH,
   toyShader,
   toyTrainSteps,
@@ -85,6 +87,14 @@ gpuTest("planToy() and toyTrainSteps() reject what they cannot run", (eng) => {
   assert.throws(
     () => planToy(eng, { ...dims, nInstances: 4000, nFeatures: 500, batch: 4096 }, { reg: false }),
     /need \d+ bytes of scratch, more than one binding/,
+  );
+  assert.throws(
+    () => planToy(eng, dims, { reg: false, rowsPerInvocation: 0 }),
+    /rowsPerInvocation must be in 1\.\.32, got 0/,
+  );
+  assert.throws(
+    () => planToy(eng, dims, { reg: false, chunkRows: TOY_CHUNK_ROWS + 1 }),
+    new RegExp(`chunkRows must be in 1\\.\\.${TOY_CHUNK_ROWS}, got ${TOY_CHUNK_ROWS + 1}`),
   );
   const model = new ToyModel({ ...dims });
   const plan = model.plan(16);
@@ -262,6 +272,84 @@ gpuTest(
 );
 
 gpuTest(
+  "ToyModel.train() streaming path matches the f64 reference with and without its texture and in row chunks",
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          nInstances: fc.integer({ min: 1, max: 3 }),
+          // Several Philox blocks of five features, with and without a partial last one; hidden
+          // sizes below, at and past a multiple of 4 (the vec4s of a feature row).
+          nFeatures: fc.integer({ min: 1, max: 23 }),
+          nHidden: fc.integer({ min: 1, max: 9 }),
+          variant: arbVariant,
+          texture: fc.boolean(),
+          wg: fc.constantFrom(8, 64),
+          rows: fc.constantFrom(1, 3, 8),
+          // 7 rows per chunk splits every batch but 1 and 7 (then the adam_chunks dispatch).
+          chunkRows: fc.constantFrom(7, TOY_CHUNK_ROWS),
+          batch: fc.constantFrom(1, 7, 33, 71),
+          seed: fc.integer({ min: 0, max: 2 ** 31 }),
+        }),
+        async (c) => {
+          const model = new ToyModel({
+            nInstances: c.nInstances,
+            nFeatures: c.nFeatures,
+            nHidden: c.nHidden,
+            variant: c.variant,
+            featureProbability: [1, 0.5, 0.2].slice(0, c.nInstances),
+            importance: 0.9,
+            seed: c.seed,
+            plan: {
+              reg: false,
+              wg: c.wg,
+              rowsPerInvocation: c.rows,
+              texture: c.texture,
+              chunkRows: c.chunkRows,
+            },
+          });
+          try {
+            const p0 = await model.params.read();
+            const res = await model.train({ steps: 3, batch: c.batch, lr: 1e-2, logEvery: 1 });
+            const p1 = await model.params.read();
+            const ref = toyTrainRef(model, p0, { steps: 3, batch: c.batch, lr: 1e-2 });
+            // As in the test above: f32 sums over ≤ 71 rows and 23 features vs f64.
+            assertClose(p1, ref.params, 1e-4, 1e-4, `params (${JSON.stringify(c)})`);
+            assertClose(res.losses.flat(), ref.losses.flat(), 1e-6, 1e-4, "losses");
+          } finally {
+            model.dispose();
+          }
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  },
+);
+
+gpuTest(
+  "ToyModel.train() streaming path: releaseToyTexture() between calls changes nothing",
+  async (eng) => {
+    const opts = { nInstances: 2, nFeatures: 12, nHidden: 5, seed: 8, plan: { reg: false } };
+    const a = new ToyModel(opts);
+    const b = new ToyModel(opts);
+    try {
+      await a.train({ steps: 4, batch: 40 });
+      releaseToyTexture(eng);
+      await a.train({ steps: 3, batch: 40 });
+      await b.train({ steps: 7, batch: 40 });
+      assertClose(await a.params.read(), await b.params.read(), 0, 0, "params");
+      const freed = releaseToyTexture(eng);
+      // CPU adapters mirror through a texture; others read storage and keep none.
+      assert.equal(freed > 0, a.plan(40).texWidth > 0);
+      assert.equal(releaseToyTexture(eng), 0);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  },
+);
+
+gpuTest(
   "trainGeneric() (ops, autodiff, Adam) agrees with the fused kernel after 20 steps",
   async () => {
     for (const variant of ["relu", "linear", "abs"] as const) {
@@ -283,6 +371,37 @@ gpuTest(
       await model.train({ steps: 20, batch: 128, logEvery: 20 });
       const ws = await model.readWeights();
       // Same data (generateBatch), same init, same Adam: only f32 rounding differs (seen: 2.4e-7).
+      assertClose(ws.flatMap((w) => w.W.flat()), gw, 2e-5, 1e-4, `${variant} W`);
+      assertClose(ws.flatMap((w) => w.b), gb, 2e-5, 1e-4, `${variant} b`);
+      if (variant === "abs") assertClose(ws.flatMap((w) => w.W2!.flat()), gw2!, 2e-5, 1e-4, "W2");
+      assertClose(model.lastLoss!, g.losses[19], 1e-6, 1e-4, `${variant} loss at step 20`);
+      model.dispose();
+    }
+  },
+);
+
+gpuTest(
+  "trainGeneric() agrees with the streaming kernel after 20 steps (23 features, 6 hidden)",
+  async () => {
+    for (const variant of ["relu", "abs"] as const) {
+      const model = new ToyModel({
+        nInstances: 2,
+        nFeatures: 23,
+        nHidden: 6,
+        variant,
+        featureProbability: [0.4, 0.05],
+        importance: 0.9,
+        seed: 12,
+        plan: { reg: false },
+      });
+      const g = await trainGeneric(model, { steps: 20, batch: 96 });
+      const [gw, gb, gw2] = await Promise.all([g.W.read(), g.b.read(), g.W2?.read()]);
+      g.W.dispose();
+      g.b.dispose();
+      g.W2?.dispose();
+      await model.train({ steps: 20, batch: 96, logEvery: 20 });
+      const ws = await model.readWeights();
+      // Same data and Adam; only f32 rounding differs (sums over 23 features and 96 rows).
       assertClose(ws.flatMap((w) => w.W.flat()), gw, 2e-5, 1e-4, `${variant} W`);
       assertClose(ws.flatMap((w) => w.b), gb, 2e-5, 1e-4, `${variant} b`);
       if (variant === "abs") assertClose(ws.flatMap((w) => w.W2!.flat()), gw2!, 2e-5, 1e-4, "W2");
