@@ -116,6 +116,7 @@ export { matmul, matmulConfigFor, matmulVariants, tuneMatmul } from "./src/ops/m
 export type { MatmulOptions } from "./src/ops/matmul.ts";
 export { linear, linearConcat, linearMany } from "./src/ops/linear.ts";
 export { linearWeightBytes, releaseLinearWeights } from "./src/kernels/linear.ts";
+export { releaseToyTexture } from "./src/kernels/toy.ts";
 export {
   blobReader,
   CheckpointError,

@@ -75,7 +75,7 @@ async function glassbox(I: number, n: number, m: number, batch: number) {
       cpuPerStep: c0 !== null && c1 !== null ? (c1 - c0) / steps : null,
       path: plan.reg
         ? "fused (1 dispatch per " + plan.stepsPerDispatch + " steps)"
-        : "streaming (2 dispatches per step)",
+        : "streaming (2 dispatches per step, 1 pack per call)",
       finalLoss: res.losses.at(-1)?.reduce((a, b) => a + b, 0) ?? null,
     };
   } finally {

@@ -28,6 +28,7 @@ import { mul } from "../ops/elementwise.ts";
 import { keep } from "../memory.ts";
 import {
   planToy,
+  releaseToyTexture,
   TOY_VARIANTS,
   toyConfigData,
   toyGenerate,
@@ -421,6 +422,8 @@ export class ToyModel {
   /** Free every tensor the model owns. Safe to call twice. */
   dispose(): void {
     this.#disposed = true;
+    // The streaming path's texture is kept per engine between calls; the next call remakes it.
+    releaseToyTexture(this.engine);
     for (const t of this.tensors()) t.dispose();
     this.#scratch.clear();
     this.#losses = null;
