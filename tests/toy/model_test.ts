@@ -9,6 +9,7 @@ import {
   planToy,
   releaseToyTexture,
   TOY_CHUNK_ROWS,
+  TOY_LOOP_BUDGET,
   TOY_MAX_STEPS_PER_DISPATCH,
   toyShader,
   toyTrainSteps,
@@ -377,6 +378,38 @@ gpuTest(
       assertClose(model.lastLoss!, g.losses[19], 1e-6, 1e-4, `${variant} loss at step 20`);
       model.dispose();
     }
+  },
+);
+
+gpuTest(
+  "ToyModel.train() splits steps to stay under llvmpipe's loop limit: batch 65536 agrees with trainGeneric()",
+  async (eng) => {
+    // Before the plan bounded the iterations per dispatch, the unrolled path ran 19 steps of
+    // 8192 rows per lane in one dispatch on lavapipe, and llvmpipe silently stopped its loops
+    // (W off by 1e-2 after 20 steps).
+    const batch = 65536;
+    const plan = planToy(eng, { nInstances: 2, nFeatures: 2, nHidden: 1, variant: "relu", batch });
+    if (eng.gpu.info.isCpu) {
+      assert.ok(plan.stepsPerDispatch * Math.ceil(batch / plan.wg) <= TOY_LOOP_BUDGET);
+    }
+    const model = new ToyModel({
+      nInstances: 2,
+      nFeatures: 2,
+      nHidden: 1,
+      featureProbability: [1, 0.3],
+      importance: 0.9,
+      seed: 3,
+    });
+    const g = await trainGeneric(model, { steps: 20, batch });
+    const gw = await g.W.read();
+    g.W.dispose();
+    g.b.dispose();
+    g.W2?.dispose();
+    await model.train({ steps: 20, batch, logEvery: 20 });
+    const ws = await model.readWeights();
+    // Only f32 rounding differs (seen: 2.7e-7).
+    assertClose(ws.flatMap((w) => w.W.flat()), gw, 2e-5, 1e-4, "W at batch 65536");
+    model.dispose();
   },
 );
 
