@@ -592,7 +592,9 @@ export function textureCode(
         store.push(`      var v = vec4<f32>(${v});`);
         if (bias) {
           store.push(`      let bi = p.off_bias + col${q};`);
-          store.push(`      v += vec4<f32>(Bias[bi], Bias[bi + 1u], Bias[bi + 2u], Bias[bi + 3u]);`);
+          store.push(
+            `      v += vec4<f32>(Bias[bi], Bias[bi + 1u], Bias[bi + 2u], Bias[bi + 3u]);`,
+          );
         }
         store.push(`      if (accumulate) { v += ${cvtV("C[ci]")}; }`);
         store.push(`      C[ci] = ${dc === "f16" ? "vec4<f16>(v)" : "v"};`);
@@ -692,6 +694,17 @@ function strides2(p: MatProblem) {
   };
 }
 
+/**
+ * Most k one dispatch may loop over: llvmpipe (CPU adapters) silently stops an invocation's
+ * loops after 65535 iterations in all (measured: a [1, 70000] x [70000, 1] product gave 65535),
+ * so longer products run as k pieces that accumulate into C. No cap on GPUs.
+ */
+export const CPU_MAX_LOOP_K = 49152;
+
+function maxLoopK(eng: Engine): number {
+  return eng.gpu.info.isCpu ? CPU_MAX_LOOP_K : Infinity;
+}
+
 /** One dispatch-to-be: a sub-problem with its bindings resolved. */
 interface Piece {
   m: number;
@@ -727,6 +740,7 @@ export function splitProblem(
   const st = strides2(p);
   const maxDim = eng.limits.maxComputeWorkgroupsPerDimension ?? 65535;
   const [tileM, tileN] = tileOf(cfg);
+  const kMax = maxLoopK(eng);
   const pieces: Piece[] = [];
   const nOuter = prod(outerShape);
   for (let t = 0; t < nOuter; t++) {
@@ -743,20 +757,25 @@ export function splitProblem(
     const iA = bsA.slice(inner);
     const iB = bsB.slice(inner);
     const iC = bsC.slice(inner);
-    // Whole group at once?
+    // Whole group at once (in k pieces where the adapter caps loop lengths)?
     if (p.m <= maxDim * tileM && p.n <= maxDim * tileN) {
-      const sa = spanOf(off[0], p.m, p.k, st.a[0], st.a[1], innerShape, iA);
-      const sb = spanOf(off[1], p.k, p.n, st.b[0], st.b[1], innerShape, iB);
-      const sc = spanOf(off[2], p.m, p.n, st.c[0], st.c[1], innerShape, iC);
-      const wa = windowFor(eng, p.a, sa[0], sa[1], maxBytes);
-      const wb = windowFor(eng, p.b, sb[0], sb[1], maxBytes);
-      const wc = windowFor(eng, p.c, sc[0], sc[1], maxBytes);
-      if (wa && wb && wc) {
-        pieces.push({
+      const group: Piece[] = [];
+      for (let k0 = 0; k0 < p.k; k0 += kMax) {
+        const kc = Math.min(kMax, p.k - k0);
+        const la = off[0] + k0 * st.a[1];
+        const lb = off[1] + k0 * st.b[0];
+        const sa = spanOf(la, p.m, kc, st.a[0], st.a[1], innerShape, iA);
+        const sb = spanOf(lb, kc, p.n, st.b[0], st.b[1], innerShape, iB);
+        const sc = spanOf(off[2], p.m, p.n, st.c[0], st.c[1], innerShape, iC);
+        const wa = windowFor(eng, p.a, sa[0], sa[1], maxBytes);
+        const wb = windowFor(eng, p.b, sb[0], sb[1], maxBytes);
+        const wc = windowFor(eng, p.c, sc[0], sc[1], maxBytes);
+        if (!wa || !wb || !wc) break;
+        group.push({
           m: p.m,
           n: p.n,
-          k: p.k,
-          accumulate: false,
+          k: kc,
+          accumulate: k0 > 0,
           batchShape: innerShape,
           batchA: iA,
           batchB: iB,
@@ -765,12 +784,16 @@ export function splitProblem(
           b: wb,
           c: wc,
         });
+      }
+      if (group.length === Math.ceil(p.k / kMax)) {
+        pieces.push(...group);
         continue;
       }
     }
     // Item by item, split along m, n, k.
     const nInner = prod(innerShape);
     const chunks = chooseChunks(eng, p, maxBytes, maxDim * tileM, maxDim * tileN);
+    chunks.k = Math.min(chunks.k, kMax);
     for (let z = 0; z < nInner; z++) {
       let r = z;
       const o = [...off];
@@ -1160,6 +1183,7 @@ function textureFit(eng: Engine, p: MatProblem, cfg: TextureConfig, maxBytes?: n
   const blockN = cfg.wg * cfg.tn;
   const wb = Math.ceil(p.n / blockN) * (blockN / 4);
   if (p.k < 1 || p.k > maxDim2 || wa > maxDim2 || wb > maxDim2 || p.k > maxGroups) return null;
+  if (p.k > maxLoopK(eng)) return null;
   if (Math.ceil(p.m / cfg.tm) > maxGroups || Math.ceil(p.n / blockN) > maxGroups) return null;
   const merged = collapse(p.batch, [p.a.batch, p.b.batch, p.c.batch]);
   if (merged.shape.length > 4) return null;

@@ -420,3 +420,26 @@ gpuTest(
     }
   },
 );
+
+gpuTest(
+  "matmul() sums an inner dimension past llvmpipe's 65535 loop iterations exactly",
+  async () => {
+    // llvmpipe silently stops an invocation's loops after 65535 iterations; products with longer
+    // k run as k pieces that accumulate into C (k = 140000 gave 65535 before). Small integers, so
+    // every sum is exact in f32.
+    for (const k of [70000, 140001]) {
+      const a = new Float32Array(2 * k).map((_, i) => (i % 3) - 1);
+      const b = new Float32Array(k * 3).map((_, i) => (i % 5) - 2);
+      const want = matmulRef(a, [2, k], b, [k, 3]).data;
+      const ta = tensor(a, [2, k]);
+      const tb = tensor(b, [k, 3]);
+      for (const variant of matmulVariants()) {
+        const c = matmul(ta, tb, { variant });
+        assert.deepEqual([...await c.read()], [...want], `${variant}, k = ${k}`);
+        c.dispose();
+      }
+      ta.dispose();
+      tb.dispose();
+    }
+  },
+);
