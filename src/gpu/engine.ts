@@ -252,7 +252,9 @@ export class Engine {
       entries.push({ binding: binding++, resource: this.#resource(b) });
     }
     for (const r of d.resources ?? []) entries.push({ binding: binding++, resource: r });
-    for (const b of d.outputs) this.wrote("buffer" in b && !(b instanceof GPUBuffer) ? b.buffer : b);
+    for (const b of d.outputs) {
+      this.wrote("buffer" in b && !(b instanceof GPUBuffer) ? b.buffer : b);
+    }
     for (const b of d.writes ?? []) this.wrote(b);
     this.device.pushErrorScope("validation");
     const bindGroup = this.device.createBindGroup({
