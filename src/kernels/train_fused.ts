@@ -61,6 +61,22 @@ export function fusedUnsupported(cfg: HookedTransformerConfig): string | null {
   return null;
 }
 
+/**
+ * Most rows (batch · pos) the fused step takes on a CPU adapter: its weight-gradient, embedding
+ * and LayerNorm-weight kernels loop over every row in one invocation, and llvmpipe silently stops
+ * an invocation's loops after 65535 iterations.
+ */
+export const FUSED_MAX_ROWS_CPU = 49152;
+
+/** Why the fused step cannot take batches of this shape on this engine, or null. */
+export function fusedShapeUnsupported(eng: Engine, batch: number, pos: number): string | null {
+  if (eng.gpu.info.isCpu && batch * pos > FUSED_MAX_ROWS_CPU) {
+    return `${batch} x ${pos} = ${batch * pos} rows is more than ${FUSED_MAX_ROWS_CPU} on a CPU ` +
+      `adapter (its kernels loop over every row, and llvmpipe stops loops after 65535 iterations)`;
+  }
+  return null;
+}
+
 /** Where a parameter lives in the flat buffer (elements). */
 export interface FlatSlot {
   offset: number;
@@ -152,6 +168,8 @@ export class FusedAttnOnly {
   constructor(eng: Engine, cfg: HookedTransformerConfig, batch: number, pos: number) {
     const why = fusedUnsupported(cfg);
     if (why) throw new Error(`Cannot make the fused training step: ${why}`);
+    const whyShape = fusedShapeUnsupported(eng, batch, pos);
+    if (whyShape) throw new RangeError(`Cannot make the fused training step: ${whyShape}`);
     if (pos > cfg.nCtx || pos < 2) {
       throw new RangeError(
         `Cannot make the fused training step: ${pos} positions (needs 2..nCtx ${cfg.nCtx})`,

@@ -45,7 +45,7 @@ import { keep, tidy } from "../memory.ts";
 import { zeros } from "../ops/creation.ts";
 import { readTensors, type Tensor } from "../tensor.ts";
 import type { HookedTransformer } from "../model/hooked_transformer.ts";
-import { FusedAttnOnly, fusedUnsupported } from "../kernels/train_fused.ts";
+import { FusedAttnOnly, fusedShapeUnsupported, fusedUnsupported } from "../kernels/train_fused.ts";
 
 /** Which implementation trains: see the module comment. */
 export type TrainBackend = "auto" | "fused" | "autodiff";
@@ -136,8 +136,15 @@ export function scheduleOf(opts: TrainerOptions): Schedule {
  */
 export class Trainer {
   readonly model: HookedTransformer;
-  /** The backend in use ("fused" or "autodiff"). */
-  readonly backend: "fused" | "autodiff";
+  /**
+   * The backend in use ("fused" or "autodiff"). With "auto", a first batch the fused step cannot
+   * take (too many rows for a CPU adapter) switches it to "autodiff".
+   */
+  get backend(): "fused" | "autodiff" {
+    return this.#backend;
+  }
+  #backend: "fused" | "autodiff";
+  #want: TrainBackend;
   readonly schedule: Schedule;
   readonly logEvery: number;
   readonly clipNorm: number | null;
@@ -175,20 +182,28 @@ export class Trainer {
     if (want === "fused" && why) {
       throw new Error(`Cannot make Trainer with the fused backend: ${why}`);
     }
-    this.backend = want === "autodiff" || why ? "autodiff" : "fused";
-    const params = model.parameters();
-    if (this.backend === "autodiff") {
-      this.#requiresGradBefore = params.map((p) => p.requiresGrad);
-      for (const p of params) p.requiresGrad = true;
-      this.#opt = new AdamW(params, {
-        lr: opts.lr ?? 1e-3,
-        weightDecay: this.#opts.weightDecay,
-        eps: this.#opts.eps,
-        betas: this.#opts.betas,
-      });
-    }
+    this.#want = want;
+    this.#lr0 = opts.lr ?? 1e-3;
+    this.#backend = want === "autodiff" || why ? "autodiff" : "fused";
+    if (this.#backend === "autodiff") this.#useAutodiff();
     this.#log = keep(zeros([2 * this.logEvery], { engine: model.engine }));
     this.#log.name = "trainer.log";
+  }
+
+  #lr0: number;
+
+  /** Train through the autodiff: parameters require grad, an AdamW over them. */
+  #useAutodiff() {
+    const params = this.model.parameters();
+    this.#requiresGradBefore = params.map((p) => p.requiresGrad);
+    for (const p of params) p.requiresGrad = true;
+    this.#opt = new AdamW(params, {
+      lr: this.#lr0,
+      weightDecay: this.#opts.weightDecay,
+      eps: this.#opts.eps,
+      betas: this.#opts.betas,
+    });
+    this.#backend = "autodiff";
   }
 
   /** True when {@link logEvery} steps are waiting to be read back. */
@@ -223,7 +238,7 @@ export class Trainer {
         `Cannot run Trainer.step: the schedule gave lr ${lr} at step ${this.stepCount}`,
       );
     }
-    if (this.backend === "fused") this.#fusedStep(tokens, slot, lr);
+    if (this.#backend === "fused") this.#fusedStep(tokens, slot, lr);
     else this.#autodiffStep(tokens, slot, lr);
     this.#pending.push({ step: this.stepCount, lr });
     this.stepCount++;
@@ -237,6 +252,15 @@ export class Trainer {
     }
     const [B, P] = tokens.shape;
     if (!this.#fused) {
+      const why = fusedShapeUnsupported(this.model.engine, B, P);
+      if (why && this.#want === "fused") {
+        throw new RangeError(`Cannot run Trainer.step with the fused backend: ${why}`);
+      }
+      if (why) {
+        this.#useAutodiff();
+        this.#autodiffStep(tokens, slot, lr);
+        return;
+      }
       this.#fused = new FusedAttnOnly(this.model.engine, this.model.cfg, B, P);
       this.#fused.loadParams(this.model);
     } else if (this.#fused.batch !== B || this.#fused.pos !== P) {

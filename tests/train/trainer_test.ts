@@ -121,6 +121,35 @@ gpuTest("Trainer: the fused and autodiff backends take the same AdamW steps", as
   b.dispose();
 });
 
+gpuTest(
+  "Trainer: batches past llvmpipe's loop limit go to the autodiff (auto) or are refused (fused)",
+  async (eng) => {
+    // 1600 x 32 = 51200 rows: the fused kernels loop over every row in one invocation, which
+    // llvmpipe cuts off after 65535 iterations (with the other loops) without an error.
+    const cfg = { ...ATTN, nCtx: 32 };
+    const tokens = tensor(new Int32Array(1600 * 32).map((_, i) => (i * 7) % 12), [1600, 32], {
+      dtype: "i32",
+    });
+    const m1 = HookedTransformer.init(cfg, { seed: 1 });
+    const auto = new Trainer(m1, { logEvery: 1 });
+    assert.equal(auto.backend, "fused");
+    auto.step(tokens);
+    const [log] = await auto.flushLog();
+    assert.ok(Number.isFinite(log.loss));
+    if (eng.gpu.info.isCpu) {
+      assert.equal(auto.backend, "autodiff", "auto switches to the autodiff");
+      const m2 = HookedTransformer.init(cfg, { seed: 1 });
+      const fused = new Trainer(m2, { backend: "fused", logEvery: 1 });
+      assert.throws(() => fused.step(tokens), /fused backend: 1600 x 32 = 51200 rows is more than/);
+      fused.dispose();
+      m2.dispose();
+    }
+    auto.dispose();
+    m1.dispose();
+    tokens.dispose();
+  },
+);
+
 gpuTest("train() lowers the loss of a small model (fused backend) and leaks nothing", async () => {
   const model = HookedTransformer.init(
     { nLayers: 1, dModel: 32, nHeads: 2, nCtx: 24, dVocab: 16, attnOnly: true },
