@@ -37,6 +37,11 @@ export interface ToyPageState {
   lr: number;
   batch: number;
   step: number;
+  /**
+   * The step at which the model began training under the current settings (a slider change
+   * takes effect when the chunk of steps in flight ends).
+   */
+  settingsStep: number;
   stepsPerSecond: number;
   /** Index of the instance drawn (lowest recent loss). */
   best: number;
@@ -76,6 +81,7 @@ const state: ToyPageState = {
   lr: 0.01,
   batch: 256,
   step: 0,
+  settingsStep: 0,
   stepsPerSecond: 0,
   best: 0,
   losses: [],
@@ -131,6 +137,7 @@ async function trainLoop(): Promise<void> {
       model = makeModel(rebuild ? null : model);
       recent.length = 0;
       state.step = model.steps;
+      state.settingsStep = model.steps;
     }
     if (!state.running || (maxSteps > 0 && state.step >= maxSteps)) {
       state.running = state.running && !(maxSteps > 0 && state.step >= maxSteps);

@@ -181,7 +181,18 @@ Deno.test({
             set("sparsity", "0"); // 1 − S = 1: dense
             set("decay", "0.7");
           });
-          const s = await waitFor(before.step + 1500, "after the sliders");
+          // The chunk of steps in flight (up to 2000) ends under the old settings: wait for the
+          // new ones to take effect, then for 1500 steps under them.
+          await page.waitForFunction(
+            (n) => {
+              const s = (globalThis as unknown as { toyState?: ToyPageState }).toyState;
+              return !!s && (s.error !== null || s.settingsStep >= n);
+            },
+            before.step,
+            { timeout: 240_000, polling: 100 },
+          );
+          const changed = await getState(page);
+          const s = await waitFor(changed.settingsStep + 1500, "after the sliders");
           assert.equal(s.featureProbability, 1);
           assert.equal(s.importanceDecay, 0.7);
           assert.ok(
