@@ -16,7 +16,51 @@ import { computeType } from "../dtype.ts";
 import { type Shape, sizeOf, type Tensor } from "../tensor.ts";
 import { checkBindable, enables, fill, Params } from "./_util.ts";
 import { empty } from "../ops/creation.ts";
-import { bindRange, clampExpr, planRows, strideGrid } from "./gather.ts";
+import { bindRange, clampExpr, MAX_THREADS, planRows, strideGrid } from "./gather.ts";
+import { contiguous, reshape, slice } from "../ops/movement.ts";
+
+/** Loop iterations one invocation may run on a CPU adapter (llvmpipe stops them at 65535). */
+export const SCATTER_LOOP_BUDGET = 49152;
+
+/** {@link scatterKernel} over index passes of at most `per` indices, chained through `base`. */
+function scatterPasses(
+  eng: Engine,
+  op: string,
+  shape: Shape,
+  base: Tensor | null,
+  idx: Tensor,
+  srcT: Tensor,
+  axis: number,
+  per: number,
+  windowBytes?: number,
+): Tensor {
+  const outer = sizeOf(shape.slice(0, axis));
+  const inner = sizeOf(shape.slice(axis + 1));
+  const m = idx.size;
+  let cur = base;
+  for (let j0 = 0; j0 < m; j0 += per) {
+    const mc = Math.min(per, m - j0);
+    const temps: Tensor[] = [idx.view([mc], [1], idx.offset + j0)];
+    let srcC: Tensor;
+    if (outer === 1) {
+      srcC = srcT.view([mc * inner], [1], srcT.offset + j0 * inner);
+      temps.push(srcC);
+    } else {
+      const s3 = reshape(srcT, [outer, m, inner]);
+      const part = slice(s3, [null, [j0, j0 + mc], null]);
+      srcC = contiguous(part);
+      temps.push(s3, part, srcC);
+    }
+    try {
+      const next = scatterKernel(eng, op, shape, cur, temps[0], srcC, axis, windowBytes);
+      if (cur && cur !== base) cur.dispose();
+      cur = next;
+    } finally {
+      for (const t of new Set(temps)) if (t !== srcT && t !== idx) t.dispose();
+    }
+  }
+  return cur!;
+}
 
 /**
  * out = base (or zeros) with src[o, j, i] added into out[o, clamp(idx[j]), i], summed over j in
@@ -40,6 +84,17 @@ export function scatterKernel(
   const inner = sizeOf(shape.slice(axis + 1));
   const m = idx.size;
   const dtype = srcT.dtype;
+  // llvmpipe (CPU adapters) silently stops an invocation's loops after 65535 iterations: a
+  // thread loops over the index list (once per output element it covers on the `rows` path), so
+  // long lists go in passes, each adding its hits on top of the last (still one sequential sum
+  // per element, in index order).
+  if (eng.gpu.info.isCpu && m > 1) {
+    const perThread = m < n ? 1 : Math.ceil((outer * n * inner) / MAX_THREADS);
+    const maxM = Math.max(1, Math.floor(SCATTER_LOOP_BUDGET / perThread) - 1);
+    if (m > maxM) {
+      return scatterPasses(eng, op, shape, base, idx, srcT, axis, maxM, windowBytes);
+    }
+  }
   const out = empty(shape, dtype, eng);
   try {
     if (out.size === 0) return out;

@@ -535,3 +535,30 @@ gpuTest("gather(), scatterAdd(), concat() and oneHot() leave no temporaries", as
   dispose(outs);
   dispose([x, xt, ids, idsT]);
 });
+
+gpuTest("scatterAdd() sums more than 65535 hits exactly (llvmpipe's loop limit)", async () => {
+  // A thread loops over the index list; llvmpipe silently stops loops after 65535 iterations
+  // (70000 ones into 2 rows gave 32768 and 32767), so long lists run in chained passes.
+  const m = 70001;
+  const ids = tensor(new Int32Array(m).map((_, j) => j % 3), [m], { dtype: "i32" });
+  const vals = new Float32Array(2 * m).map((_, k) => (k % 5) - 2);
+  const want = (rows: number, outer: number) => {
+    const out = new Float64Array(outer * rows);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < m; j++) out[o * rows + (j % 3)] += vals[o * m + j];
+    }
+    return [...out];
+  };
+  // Fewer rows than indices (one thread per row scans the list), then more rows than indices
+  // (one thread per first hit), then two outer rows (the passes copy their slice of src).
+  const sa = tensor(vals.subarray(0, m), [m, 1]);
+  const a = scatterAdd([3, 1], ids, sa);
+  assert.deepEqual([...await a.read()], want(3, 1));
+  const sb = tensor(vals.subarray(0, m), [m]);
+  const b = scatterAdd([m + 3], ids, sb);
+  assert.deepEqual([...(await b.read()).subarray(0, 3)], want(3, 1));
+  const sc = tensor(vals, [2, m]);
+  const c = scatterAdd([2, 3], ids, sc, 1);
+  assert.deepEqual([...await c.read()], want(3, 2));
+  dispose([ids, a, b, c, sa, sb, sc]);
+});
