@@ -114,7 +114,8 @@ export { topk } from "./src/ops/topk.ts";
 export type { TopkOptions } from "./src/ops/topk.ts";
 export { matmul, matmulConfigFor, matmulVariants, tuneMatmul } from "./src/ops/matmul.ts";
 export type { MatmulOptions } from "./src/ops/matmul.ts";
-export { linear, linearConcat, linearMany } from "./src/ops/linear.ts";
+export { linear, linearAct, linearConcat, linearMany } from "./src/ops/linear.ts";
+export type { LinearActResult } from "./src/ops/linear.ts";
 export { linearWeightBytes, releaseLinearWeights } from "./src/kernels/linear.ts";
 export { releaseToyTexture } from "./src/kernels/toy.ts";
 export {

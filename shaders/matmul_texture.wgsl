@@ -19,6 +19,8 @@
 //   BODY    texel loads and FMAs for one k index `kk`
 //   STORE   guarded stores of the block
 //   BIAS    the bias binding (a linear layer's b, added per column at off_bias + column), or nothing
+//   EPI     an activation epilogue (the binding Pre that keeps the values before it, and act()),
+//           or nothing
 {{ENABLE}}
 
 struct Params {
@@ -39,6 +41,7 @@ struct Params {
 @group(0) @binding(2) var Bt: {{T_TYPE}}<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<{{C_ELEM}}>;
 {{BIAS}}
+{{EPI}}
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -56,6 +56,8 @@ export const linearSettings = {
   minFlops: 1 << 22,
   /** Fewer rows than this use the plain matmul (the kernel computes 16 rows at a time). */
   minRows: 16,
+  /** Apply activations as the product is stored (`linearAct`); off: a separate pass. */
+  epilogues: true,
   /** Largest binding window, in bytes (tests shrink it); 0 means the adapter's limit. */
   maxWindowBytes: 0,
   /** Widest texture, in texels (tests shrink it); 0 means the adapter's limit. */
@@ -279,6 +281,10 @@ export interface LinearLayer {
   bias: { buffer: GPUBuffer; offset: number } | null;
   /** A contiguous f32 [m, n] at element `offset`. */
   out: { buffer: GPUBuffer; offset: number };
+  /** An activation applied as `out` is stored: out = act(x · W + b). */
+  act?: "gelu_new" | "relu";
+  /** With `act`: where to keep x · W + b before it (contiguous f32 [m, n]), or null. */
+  pre?: { buffer: GPUBuffer; offset: number } | null;
 }
 
 /**
@@ -293,6 +299,11 @@ export function linearInto(eng: Engine, x: LinearInput, layers: LinearLayer[]): 
   const nMax = Math.max(...ns);
   if (!layers.length || !linearApplies(eng, x.m, x.k, ns.reduce((a, b) => a + b, 0))) return false;
   if (layers.some((l) => l.blocks.some((b) => b.rows !== x.k))) return false;
+  // A kept pre-activation is read at the output's offsets inside its own window.
+  const align = (eng.limits.minStorageBufferOffsetAlignment ?? 256) / 4;
+  if (layers.some((l) => l.act && l.pre && (l.pre.offset - l.out.offset) % align !== 0)) {
+    return false;
+  }
   if (x.dtype !== "f32" && x.dtype !== "f16") return false;
   if (x.dtype === "f16" || layers.some((l) => l.blocks.some((b) => b.dtype === "f16"))) {
     if (!eng.hasFeature("shader-f16")) return false;
@@ -346,7 +357,14 @@ export function linearInto(eng: Engine, x: LinearInput, layers: LinearLayer[]): 
       const bw = bws[li];
       const out = layer.out;
       const cw = windowOf(eng, out.buffer, out.offset + r0 * n, out.offset + (r0 + rows) * n, 4);
-      if (!cw) throw new Error("internal: linear row windows do not fit a binding");
+      const pre = layer.act ? layer.pre ?? null : null;
+      const pw = pre
+        ? windowOf(eng, pre.buffer, pre.offset + r0 * n, pre.offset + (r0 + rows) * n, 4)
+        : null;
+      if (!cw || (pre && !pw)) throw new Error("internal: linear row windows do not fit a binding");
+      // The output and the kept pre-activation share offsets inside their windows.
+      if (pw && pw.rel !== cw.rel) throw new Error("internal: linear pre/out windows differ");
+      const epilogue = layer.act ? { act: layer.act, pre: !!pw } : null;
       for (const c of wts[li]!.chunks) {
         const offC = cw.rel + c.n0;
         const cVec = n % 4 === 0 && offC % 4 === 0;
@@ -358,15 +376,18 @@ export function linearInto(eng: Engine, x: LinearInput, layers: LinearLayer[]): 
           .bytes();
         const resources: GPUBindingResource[] = [aTex.view, c.view, bindingResource(cw.binding)];
         if (bw) resources.push(bindingResource(bw.binding));
+        if (pw) resources.push(bindingResource(pw.binding));
         eng.run({
           label: "linear",
-          key: `linear|${configName(CFG)}|${cVec ? "v" : "s"}|${bw ? "bias" : ""}`,
-          code: () => textureCode(CFG, "f32", cVec, false, !!bw),
+          key: `linear|${configName(CFG)}|${cVec ? "v" : "s"}|${bw ? "bias" : ""}|${
+            epilogue ? `${epilogue.act}${epilogue.pre ? "+pre" : ""}` : ""
+          }`,
+          code: () => textureCode(CFG, "f32", cVec, false, !!bw, epilogue),
           params,
           inputs: [],
           outputs: [],
           resources,
-          writes: [out.buffer],
+          writes: pre ? [out.buffer, pre.buffer] : [out.buffer],
           workgroups: [Math.ceil(c.cols / BLOCK_N), Math.ceil(rows / CFG.tm), 1],
         });
       }

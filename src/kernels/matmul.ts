@@ -545,8 +545,35 @@ function tileOf(cfg: MatmulConfig): [number, number] {
 }
 
 /**
+ * An activation applied as the texture kernel stores C (a linear layer's `act(x W + b)`), with
+ * the values before it also written to a binding `Pre` (after the bias binding) when `pre`.
+ */
+export interface TextureEpilogue {
+  act: "gelu_new" | "relu";
+  pre: boolean;
+}
+
+/** WGSL of an epilogue's bindings and helper (f32 C only). */
+function epilogueCode(e: TextureEpilogue, bias: boolean, cVec: boolean): string {
+  const T = cVec ? "vec4<f32>" : "f32";
+  const body = e.act === "relu" ? "  return max(v, T(0.0));" : [
+    "  // GPT-2's gelu_new; tanh through exp of a non-positive argument (no overflow).",
+    "  let u = 0.7978845608028654 * (v + 0.044715 * v * v * v);",
+    "  let e = exp(-2.0 * abs(u));",
+    "  return 0.5 * v * (T(1.0) + sign(u) * (T(1.0) - e) / (T(1.0) + e));",
+  ].join("\n");
+  return [
+    e.pre ? `@group(0) @binding(${bias ? 5 : 4}) var<storage, read_write> Pre: array<${T}>;` : "",
+    `fn act(v: ${T}) -> ${T} {`,
+    body.replaceAll("T(", `${T}(`),
+    "}",
+  ].join("\n");
+}
+
+/**
  * WGSL of the texture kernel. With `bias`, a read-only f32 binding 4 holds a bias added to every
- * row at column `off_bias + column` (a linear layer's epilogue).
+ * row at column `off_bias + column` (a linear layer's epilogue); with `epilogue`, C gets an
+ * activation of the result (f32 C only).
  */
 export function textureCode(
   cfg: TextureConfig,
@@ -554,6 +581,7 @@ export function textureCode(
   cVec: boolean,
   arr: boolean,
   bias = false,
+  epilogue: TextureEpilogue | null = null,
 ): string {
   const { tm, tn, wg } = cfg;
   const comp = ["x", "y", "z", "w"];
@@ -597,6 +625,8 @@ export function textureCode(
           );
         }
         store.push(`      if (accumulate) { v += ${cvtV("C[ci]")}; }`);
+        if (epilogue?.pre) store.push(`      Pre[ci] = v;`);
+        if (epilogue) store.push(`      v = act(v);`);
         store.push(`      C[ci] = ${dc === "f16" ? "vec4<f16>(v)" : "v"};`);
         store.push(`    }`);
       } else {
@@ -605,6 +635,8 @@ export function textureCode(
           store.push(`      var v = c${i}_${4 * q + e};`);
           if (bias) store.push(`      v += Bias[p.off_bias + col${q} + ${e}u];`);
           store.push(`      if (accumulate) { v += ${cvtS(`C[rc + col${q} + ${e}u]`)}; }`);
+          if (epilogue?.pre) store.push(`      Pre[rc + col${q} + ${e}u] = v;`);
+          if (epilogue) store.push(`      v = act(v);`);
           store.push(`      C[rc + col${q} + ${e}u] = ${dc === "f16" ? "f16(v)" : "v"};`);
           store.push(`    }`);
         }
@@ -623,6 +655,7 @@ export function textureCode(
     BODY: body.join("\n"),
     STORE: store.join("\n"),
     BIAS: bias ? "@group(0) @binding(4) var<storage, read> Bias: array<f32>;" : "",
+    EPI: epilogue ? epilogueCode(epilogue, bias, cVec) : "",
   });
 }
 

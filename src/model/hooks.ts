@@ -383,6 +383,16 @@ export class ForwardPass {
     return out;
   }
 
+  /** Whether any hook function runs at `point` in this pass. */
+  hasHooks(point: HookPoint): boolean {
+    return this.#hooks.some((h) => h.test(point.name));
+  }
+
+  /** Whether this pass caches `point`. */
+  caches(point: HookPoint): boolean {
+    return !!this.#cacheTest?.(point.name);
+  }
+
   /** Free intermediates the model is done with (never parameters; nothing while recording). */
   free(...ts: (Tensor | null | undefined)[]): void {
     if (this.recording) return;

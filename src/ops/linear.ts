@@ -8,10 +8,10 @@
  */
 
 import { needsGrad } from "../autograd/tape.ts";
-import { linearApplies, linearInto, type WeightBlock } from "../kernels/linear.ts";
+import { linearApplies, linearInto, linearSettings, type WeightBlock } from "../kernels/linear.ts";
 import { sizeOf, type Tensor } from "../tensor.ts";
 import { empty } from "./creation.ts";
-import { add } from "./elementwise.ts";
+import { add, gelu, relu } from "./elementwise.ts";
 import { concat } from "./indexing.ts";
 import { matmul } from "./matmul.ts";
 import { contiguous, permute, reshape } from "./movement.ts";
@@ -230,4 +230,78 @@ export function linearMany(
   check("linearMany", x, weights, bs);
   return fused(x, weights, bs, weights.map((_, i) => [i])) ??
     weights.map((w, i) => plain(x, w, bs[i]));
+}
+
+/** What {@link linearAct} returns. */
+export interface LinearActResult {
+  /** x · W + b, when asked for (`keepPre`). */
+  pre: Tensor | null;
+  /** act(x · W + b). */
+  post: Tensor;
+}
+
+/**
+ * A dense layer and its activation in one pass where the packed-weight kernel applies (the
+ * activation is applied as the product is stored, and x · W + b is written only if `keepPre`):
+ * an MLP's `hook_pre` and `hook_post`. Elsewhere `linear` then the activation op. `act` is
+ * "gelu_new" (GPT-2's tanh approximation, as `gelu`) or "relu".
+ *
+ * @example
+ * ```ts
+ * const { post } = linearAct(resid, W_in, b_in, "gelu_new"); // [b, p, d_mlp]
+ * ```
+ */
+export function linearAct(
+  x: Tensor,
+  W: Tensor,
+  b: Tensor | null,
+  act: "gelu_new" | "relu",
+  opts: { keepPre?: boolean } = {},
+): LinearActResult {
+  if (act !== "gelu_new" && act !== "relu") {
+    throw new RangeError(`Cannot run linearAct: act must be "gelu_new" or "relu", got "${act}"`);
+  }
+  check("linearAct", x, [W], [b]);
+  const keep = opts.keepPre ?? false;
+  const eng = x.engine;
+  const k = x.shape[x.rank - 1];
+  const m = sizeOf(x.shape) / Math.max(1, k);
+  const n = dims(W)[1];
+  if (
+    linearSettings.epilogues && !needsGrad([x, W, b]) && linearApplies(eng, m, k, n) &&
+    x.dtype === "f32" &&
+    (W.dtype === "f32" || W.dtype === "f16") && (!b || (b.dtype === "f32" && b.isContiguous))
+  ) {
+    const xc = contiguous(x);
+    const shape = [...x.shape.slice(0, -1), n];
+    const post = empty(shape, "f32", eng);
+    const pre = keep ? empty(shape, "f32", eng) : null;
+    try {
+      const ok = linearInto(
+        eng,
+        { buffer: xc.buffer, dtype: xc.dtype, offset: xc.offset, m, k, sm: k, sk: 1 },
+        [{
+          blocks: [blockOf(W)],
+          bias: b ? { buffer: b.buffer, offset: b.offset } : null,
+          out: { buffer: post.buffer, offset: post.offset },
+          act,
+          pre: pre ? { buffer: pre.buffer, offset: pre.offset } : null,
+        }],
+      );
+      if (ok) return { pre, post };
+      post.dispose();
+      pre?.dispose();
+    } catch (e) {
+      post.dispose();
+      pre?.dispose();
+      throw e;
+    } finally {
+      if (xc !== x) xc.dispose();
+    }
+  }
+  const y = linear(x, W, b);
+  const post = act === "relu" ? relu(y) : gelu(y);
+  if (keep) return { pre: y, post };
+  if (!needsGrad([x, W, b])) y.dispose();
+  return { pre: null, post };
 }

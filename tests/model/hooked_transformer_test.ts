@@ -76,7 +76,9 @@ for (const [label, input] of CONFIGS) {
 // The same comparison with every linear layer on the packed-weight kernel (src/kernels/linear.ts),
 // which the small test models above are below the size threshold of: fused Q/K/V (one product,
 // or two when shortformer gives Q/K another input than V), bias epilogues, the unembedding.
-for (const [label, input] of CONFIGS.filter(([l]) => /GPT-2|shortformer|useAttnResult/.test(l))) {
+for (
+  const [label, input] of CONFIGS.filter(([l]) => /GPT-2|shortformer|useAttnResult|^relu/.test(l))
+) {
   gpuTest(
     `HookedTransformer.runWithCache() on the packed-weight linear kernel matches the reference: ${label}`,
     async () => {

@@ -9,8 +9,8 @@ import fc from "fast-check";
 import assert from "node:assert/strict";
 import { assertClose, gpuTest, NUM_RUNS } from "../_gpu.ts";
 import { tensor } from "../../src/ops/creation.ts";
-import { linear, linearConcat, linearMany } from "../../src/ops/linear.ts";
-import { add } from "../../src/ops/elementwise.ts";
+import { linear, linearAct, linearConcat, linearMany } from "../../src/ops/linear.ts";
+import { add, gelu, relu } from "../../src/ops/elementwise.ts";
 import { matmul } from "../../src/ops/matmul.ts";
 import { sum } from "../../src/ops/reduce.ts";
 import { linearSettings, linearWeightBytes } from "../../src/kernels/linear.ts";
@@ -188,6 +188,33 @@ gpuTest("linearMany() equals linear() of each weight, sharing one input", async 
     }
     assert.throws(() => linearMany(x, []), /Cannot run linearMany: no weights/);
     for (const t of [x, ...w, ...b, ...many]) t?.dispose();
+  });
+});
+
+gpuTest("linearAct() equals linear() then gelu/relu, with and without hook_pre", async () => {
+  await forced(async () => {
+    const [m, k, n] = [21, 37, 45];
+    const x = tensor(values(m * k, 41).map((v) => 3 * v), [m, k]);
+    const w = tensor(values(k * n, 42), [k, n]);
+    const b = tensor(values(n, 43), [n]);
+    for (const act of ["gelu_new", "relu"] as const) {
+      const y = linear(x, w, b);
+      const want = act === "relu" ? relu(y) : gelu(y);
+      const [yv, wv] = [await y.read(), await want.read()];
+      for (const keepPre of [false, true]) {
+        const r = linearAct(x, w, b, act, { keepPre });
+        assert.equal(r.pre === null, !keepPre);
+        // Same products; the activation's own rounding differs by a few ulps at most.
+        assertClose(await r.post.read(), wv, 1e-6, 1e-5, `${act} post`);
+        if (r.pre) assertClose(await r.pre.read(), yv, 0, 0, `${act} pre`);
+        r.post.dispose();
+        r.pre?.dispose();
+      }
+      y.dispose();
+      want.dispose();
+    }
+    assert.throws(() => linearAct(x, w, b, "tanh" as "relu"), /act must be "gelu_new" or "relu"/);
+    for (const t of [x, w, b]) t.dispose();
   });
 });
 

@@ -7,7 +7,7 @@
 
 import { needsGrad } from "../../autograd/tape.ts";
 import { add, gelu, geluErf, relu } from "../../ops/elementwise.ts";
-import { linear as linearOp } from "../../ops/linear.ts";
+import { linear as linearOp, linearAct } from "../../ops/linear.ts";
 import { matmul } from "../../ops/matmul.ts";
 import { reshape } from "../../ops/movement.ts";
 import type { Tensor } from "../../tensor.ts";
@@ -56,11 +56,24 @@ export class MLP {
   /** The MLP of `x` [batch, pos, d_model] → [batch, pos, d_model] (before hook_mlp_out). */
   forward(pass: ForwardPass, params: ReadonlyMap<string, Tensor>, x: Tensor): Tensor {
     const p = this.prefix;
-    const pre0 = linear(pass, x, getParam(params, `${p}.W_in`), getParam(params, `${p}.b_in`));
-    const pre = pass.hook(this.hookPre, pre0); // [batch, pos, d_mlp]
-    const act = this.cfg.act === "relu" ? relu : this.cfg.act === "gelu" ? geluErf : gelu;
-    const post0 = act(pre);
-    pass.free(pre);
+    const W_in = getParam(params, `${p}.W_in`);
+    const b_in = getParam(params, `${p}.b_in`);
+    let post0: Tensor;
+    const fusable = this.cfg.act === "gelu_new" || this.cfg.act === "relu";
+    if (fusable && !pass.recording && !needsGrad([x]) && !pass.hasHooks(this.hookPre)) {
+      // Nothing replaces hook_pre: the activation is applied as the product is stored, and
+      // hook_pre is written only when the cache keeps it.
+      const keepPre = pass.caches(this.hookPre);
+      const r = linearAct(x, W_in, b_in, this.cfg.act as "gelu_new" | "relu", { keepPre });
+      if (r.pre) pass.free(pass.hook(this.hookPre, r.pre));
+      post0 = r.post;
+    } else {
+      const pre0 = linear(pass, x, W_in, b_in);
+      const pre = pass.hook(this.hookPre, pre0); // [batch, pos, d_mlp]
+      const act = this.cfg.act === "relu" ? relu : this.cfg.act === "gelu" ? geluErf : gelu;
+      post0 = act(pre);
+      pass.free(pre);
+    }
     const post = pass.hook(this.hookPost, post0); // [batch, pos, d_mlp]
     const out = linear(pass, post, getParam(params, `${p}.W_out`), getParam(params, `${p}.b_out`));
     pass.free(post);
