@@ -19,6 +19,8 @@
  * ≤ ~2e-4 · weight; ATOL 5e-4.
  */
 
+import type { Browser } from "playwright-core";
+import { browserTest, env, launchChromium } from "./_chromium.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { run as attentionCli, serveAttentionPage } from "../../src/cli/attention.ts";
@@ -32,28 +34,6 @@ import { inductionModel } from "../analysis/_circuits.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const ATOL = 5e-4;
-
-function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
-const CHROMIUM = env("GLASSBOX_CHROMIUM") ?? "/usr/bin/chromium";
-const REQUIRED = env("GLASSBOX_REQUIRE_BROWSER") === "1";
-
-function missingBrowser(): string | null {
-  try {
-    return Deno.statSync(CHROMIUM).isFile ? null : `${CHROMIUM} is not a file`;
-  } catch {
-    return `${CHROMIUM} not found (apt-get install -y chromium, or set GLASSBOX_CHROMIUM)`;
-  }
-}
-
-const skipReason = missingBrowser();
-if (skipReason && !REQUIRED) console.warn(`Attention page test will be ignored: ${skipReason}`);
 
 function isCheckpoint(dir: string): boolean {
   try {
@@ -129,14 +109,10 @@ function viewState() {
   };
 }
 
-Deno.test({
-  name:
-    "examples/attention/index.html computes patterns with WebGPU, switches heads on click; the CLI's file works offline",
-  ignore: skipReason !== null && !REQUIRED,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn(t) {
-    if (skipReason) throw new Error(`No browser (GLASSBOX_REQUIRE_BROWSER=1): ${skipReason}`);
+browserTest(
+  "examples/attention/index.html computes patterns with WebGPU, switches heads on click; the CLI's file works offline",
+  "Attention page test",
+  async (t) => {
     let dir = findInductionModel();
     let temp: string | null = null;
     if (!dir) {
@@ -149,8 +125,7 @@ Deno.test({
     }
     console.log(`checkpoint: ${dir}${temp ? " (the hand-made induction model)" : ""}`);
     const srv = await serveAttentionPage({ port: 0 });
-    const { chromium } = await import("playwright-core");
-    let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
+    let browser: Browser | null = null;
     const consoleErrors: string[] = [];
     const pageErrors: string[] = [];
     const context = () =>
@@ -161,19 +136,7 @@ Deno.test({
         srv.notFound.length ? `Not found: ${srv.notFound.join(", ")}` : "",
       ].filter(Boolean).join("\n");
     try {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          "--enable-unsafe-webgpu",
-          "--disable-quic",
-          "--no-sandbox",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--no-first-run",
-        ],
-      });
+      browser = await launchChromium();
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       page.on("console", (m) => {
         if (m.type() === "error" || m.type() === "warning") {
@@ -317,4 +280,4 @@ Deno.test({
       if (temp) await Deno.remove(temp, { recursive: true });
     }
   },
-});
+);

@@ -8,6 +8,8 @@
  * (set by CI) turns that into a failure. GLASSBOX_CHROMIUM overrides the browser path.
  */
 
+import type { Browser } from "playwright-core";
+import { browserTest, env, launchChromium } from "./_chromium.ts";
 import assert from "node:assert/strict";
 import { assertNoDeno, bundle } from "../../src/cli/bundle.ts";
 import {
@@ -22,32 +24,8 @@ import { init } from "../../src/gpu/engine.ts";
 const ROOT = new URL("../../", import.meta.url);
 const PAGE = new URL("./page.html", import.meta.url);
 
-function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
-const CHROMIUM = env("GLASSBOX_CHROMIUM") ?? "/usr/bin/chromium";
-const REQUIRED = env("GLASSBOX_REQUIRE_BROWSER") === "1";
-
 /** Ops the page must run; each must report a result. */
 const OPS = ["add", "exp", "matmul", "softmax", "layerNorm"];
-
-function missingBrowser(): string | null {
-  try {
-    const st = Deno.statSync(CHROMIUM);
-    if (!st.isFile) return `${CHROMIUM} is not a file`;
-    return null;
-  } catch {
-    return `${CHROMIUM} not found (apt-get install -y chromium, or set GLASSBOX_CHROMIUM)`;
-  }
-}
-
-const skipReason = missingBrowser();
-if (skipReason && !REQUIRED) console.warn(`Browser test will be ignored: ${skipReason}`);
 
 Deno.test("bundle() writes dist/glassbox.js with the WGSL inlined and no Deno APIs", async () => {
   const r = await bundle();
@@ -144,14 +122,10 @@ function compileInPage(list: PageShader[]): Promise<{ errors: string[]; compiled
   })();
 }
 
-Deno.test({
-  name:
-    "glassbox.js (bundle()) runs in headless Chromium: ops match references, every shader compiles",
-  ignore: skipReason !== null && !REQUIRED,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn(t) {
-    if (skipReason) throw new Error(`No browser (GLASSBOX_REQUIRE_BROWSER=1): ${skipReason}`);
+browserTest(
+  "glassbox.js (bundle()) runs in headless Chromium: ops match references, every shader compiles",
+  "Browser test",
+  async (t) => {
     await bundle();
     const dist = new URL("dist/", ROOT);
     const notFound: string[] = [];
@@ -175,8 +149,7 @@ Deno.test({
         });
       },
     );
-    const { chromium } = await import("playwright-core");
-    let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
+    let browser: Browser | null = null;
     const consoleErrors: string[] = [];
     const context = () =>
       [
@@ -186,19 +159,7 @@ Deno.test({
         notFound.length ? `Not found on the test server: ${notFound.join(", ")}` : "",
       ].filter(Boolean).join("\n");
     try {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          "--enable-unsafe-webgpu",
-          "--disable-quic",
-          "--no-sandbox",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--no-first-run",
-        ],
-      });
+      browser = await launchChromium();
       const page = await browser.newPage();
       page.on("console", (m) => {
         if (m.type() === "error" || m.type() === "warning") {
@@ -297,4 +258,4 @@ Deno.test({
       await server.finished;
     }
   },
-});
+);

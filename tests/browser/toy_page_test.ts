@@ -9,34 +9,14 @@
  * CI) turns that into a failure. GLASSBOX_CHROMIUM overrides the browser path.
  */
 
+import type { Browser } from "playwright-core";
+import { browserTest, launchChromium } from "./_chromium.ts";
 import assert from "node:assert/strict";
 import { buildExamples, resolvePath, serveExamples } from "../../src/cli/serve.ts";
 import type { ToyPageState } from "../../examples/toy/app.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const SHOT = new URL("out/screenshots/toy_page.png", ROOT);
-
-function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
-const CHROMIUM = env("GLASSBOX_CHROMIUM") ?? "/usr/bin/chromium";
-const REQUIRED = env("GLASSBOX_REQUIRE_BROWSER") === "1";
-
-function missingBrowser(): string | null {
-  try {
-    return Deno.statSync(CHROMIUM).isFile ? null : `${CHROMIUM} is not a file`;
-  } catch {
-    return `${CHROMIUM} not found (apt-get install -y chromium, or set GLASSBOX_CHROMIUM)`;
-  }
-}
-
-const skipReason = missingBrowser();
-if (skipReason && !REQUIRED) console.warn(`Toy page test will be ignored: ${skipReason}`);
 
 Deno.test("resolvePath() serves examples/ and the bundles, and refuses paths that climb out", () => {
   const examples = new URL("examples/", ROOT).href;
@@ -59,14 +39,10 @@ function describe(s: ToyPageState): string {
   }°, W ${JSON.stringify(s.W.map((r) => r.map((v) => +v.toFixed(3))))}`;
 }
 
-Deno.test({
-  name:
-    "examples/toy/index.html trains a pentagon live on the browser's WebGPU (headless Chromium)",
-  ignore: skipReason !== null && !REQUIRED,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn(t) {
-    if (skipReason) throw new Error(`No browser (GLASSBOX_REQUIRE_BROWSER=1): ${skipReason}`);
+browserTest(
+  "examples/toy/index.html trains a pentagon live on the browser's WebGPU (headless Chromium)",
+  "Toy page test",
+  async (t) => {
     await buildExamples(["toy"]);
     const notFound: string[] = [];
     const ac = new AbortController();
@@ -76,8 +52,7 @@ Deno.test({
       onNotFound: (p) => notFound.push(p),
     });
     const base = `http://localhost:${server.addr.port}`;
-    const { chromium } = await import("playwright-core");
-    let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
+    let browser: Browser | null = null;
     const consoleErrors: string[] = [];
     const context = () =>
       [
@@ -89,19 +64,7 @@ Deno.test({
     const getState = (page: { evaluate<R>(f: () => R): Promise<R> }) =>
       page.evaluate(() => (globalThis as unknown as { toyState: ToyPageState }).toyState);
     try {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          "--enable-unsafe-webgpu",
-          "--disable-quic",
-          "--no-sandbox",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--no-first-run",
-        ],
-      });
+      browser = await launchChromium();
       const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
       page.on("console", (m) => {
         if (m.type() === "error" || m.type() === "warning") {
@@ -247,4 +210,4 @@ Deno.test({
       await server.finished;
     }
   },
-});
+);
