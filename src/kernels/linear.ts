@@ -19,15 +19,17 @@
  */
 
 import packSrc from "../../shaders/linear_pack.wgsl" with { type: "text" };
-import type { Binding, Engine } from "../gpu/engine.ts";
+import type { Engine } from "../gpu/engine.ts";
 import { type DType, DTYPE_BYTES } from "../dtype.ts";
 import { enables, fill, Params } from "./_util.ts";
 import {
   acquireTexture,
   configName,
+  resourceOf,
   type TexEntry,
   textureCode,
   type TextureConfig,
+  windowFor,
 } from "./matmul.ts";
 
 /**
@@ -108,28 +110,17 @@ export function linearApplies(eng: Engine, m: number, k: number, n: number): boo
   return k <= maxDim && k <= (eng.limits.maxComputeWorkgroupsPerDimension ?? 65535);
 }
 
+/** {@link windowFor} over a plain buffer of `dtype` elements, within the window limit. */
+function windowIn(eng: Engine, buffer: GPUBuffer, lo: number, hi: number, dtype: DType) {
+  return windowFor(eng, { buffer, dtype }, lo, hi, maxWindow(eng));
+}
+
 function maxWindow(eng: Engine): number {
   return linearSettings.maxWindowBytes || eng.maxBinding;
 }
 
 function maxWidth(eng: Engine): number {
   return linearSettings.maxTextureWidth || (eng.device.limits.maxTextureDimension2D ?? 8192);
-}
-
-/** A binding window over elements [lo, hi) of a buffer, or null when it is too big to bind. */
-function windowOf(
-  eng: Engine,
-  buffer: GPUBuffer,
-  lo: number,
-  hi: number,
-  bytes: number,
-): { binding: Binding; rel: number } | null {
-  const align = eng.limits.minStorageBufferOffsetAlignment ?? 256;
-  const start = Math.floor((lo * bytes) / align) * align;
-  const end = Math.min(buffer.size, Math.ceil((hi * bytes) / 4) * 4);
-  const size = Math.max(4, end - start);
-  if (size > maxWindow(eng) || start + size > buffer.size) return null;
-  return { binding: { buffer, offset: start, size }, rel: (lo * bytes - start) / bytes };
 }
 
 /**
@@ -153,7 +144,7 @@ function packRegion(
   for (let y0 = 0; y0 < b.rows;) {
     const rows = Math.min(per, b.rows - y0);
     const base = b.offset + y0 * b.su;
-    const w = windowOf(eng, b.buffer, base + vLo, base + (rows - 1) * b.su + vHi + 1, bytes);
+    const w = windowIn(eng, b.buffer, base + vLo, base + (rows - 1) * b.su + vHi + 1, b.dtype);
     if (!w) {
       if (rows === 1) return false;
       per = Math.ceil(rows / 2);
@@ -316,22 +307,21 @@ export function linearInto(eng: Engine, x: LinearInput, layers: LinearLayer[]): 
   if (per < x.m) per = Math.floor(per / CFG.tm) * CFG.tm;
   if (per < 1) return false;
   const bws = layers.map((l, i) =>
-    l.bias ? windowOf(eng, l.bias.buffer, l.bias.offset, l.bias.offset + ns[i], 4) : null
+    l.bias ? windowIn(eng, l.bias.buffer, l.bias.offset, l.bias.offset + ns[i], "f32") : null
   );
   if (layers.some((l, i) => l.bias && !bws[i])) return false;
   const wts = layers.map((l) => weightTexture(eng, l.blocks));
   if (wts.some((w) => !w)) return false;
 
-  const xBytes = DTYPE_BYTES[x.dtype];
   for (let r0 = 0; r0 < x.m; r0 += per) {
     const rows = Math.min(per, x.m - r0);
     const base = x.offset + r0 * x.sm;
-    const xw = windowOf(
+    const xw = windowIn(
       eng,
       x.buffer,
       base,
       base + (rows - 1) * x.sm + (x.k - 1) * x.sk + 1,
-      xBytes,
+      x.dtype,
     );
     if (!xw) throw new Error("internal: linear row windows do not fit a binding");
     const aWidth = Math.ceil(rows / CFG.tm) * (CFG.tm / 4);
@@ -356,10 +346,16 @@ export function linearInto(eng: Engine, x: LinearInput, layers: LinearLayer[]): 
       const n = ns[li];
       const bw = bws[li];
       const out = layer.out;
-      const cw = windowOf(eng, out.buffer, out.offset + r0 * n, out.offset + (r0 + rows) * n, 4);
+      const cw = windowIn(
+        eng,
+        out.buffer,
+        out.offset + r0 * n,
+        out.offset + (r0 + rows) * n,
+        "f32",
+      );
       const pre = layer.act ? layer.pre ?? null : null;
       const pw = pre
-        ? windowOf(eng, pre.buffer, pre.offset + r0 * n, pre.offset + (r0 + rows) * n, 4)
+        ? windowIn(eng, pre.buffer, pre.offset + r0 * n, pre.offset + (r0 + rows) * n, "f32")
         : null;
       if (!cw || (pre && !pw)) throw new Error("internal: linear row windows do not fit a binding");
       // The output and the kept pre-activation share offsets inside their windows.
@@ -374,9 +370,9 @@ export function linearInto(eng: Engine, x: LinearInput, layers: LinearLayer[]): 
           .vec4u([1, 1, 1, 1], 1)
           .vec4u([0, 0, 0, 0], 1)
           .bytes();
-        const resources: GPUBindingResource[] = [aTex.view, c.view, bindingResource(cw.binding)];
-        if (bw) resources.push(bindingResource(bw.binding));
-        if (pw) resources.push(bindingResource(pw.binding));
+        const resources: GPUBindingResource[] = [aTex.view, c.view, resourceOf(cw.binding)];
+        if (bw) resources.push(resourceOf(bw.binding));
+        if (pw) resources.push(resourceOf(pw.binding));
         eng.run({
           label: "linear",
           key: `linear|${configName(CFG)}|${cVec ? "v" : "s"}|${bw ? "bias" : ""}|${
@@ -394,11 +390,6 @@ export function linearInto(eng: Engine, x: LinearInput, layers: LinearLayer[]): 
     });
   }
   return true;
-}
-
-function bindingResource(b: Binding): GPUBufferBinding {
-  if (b instanceof GPUBuffer) return { buffer: b, offset: 0, size: b.size };
-  return { buffer: b.buffer, offset: b.offset ?? 0, size: b.size };
 }
 
 /**

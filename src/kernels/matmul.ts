@@ -702,9 +702,13 @@ function spanOf(
   return [base, hi + 1];
 }
 
-function windowFor(
+/**
+ * A binding window over elements [lo, hi) of an operand's buffer (starting on the offset
+ * alignment, at most `maxBytes`), with `lo`'s offset inside it; null when it does not fit.
+ */
+export function windowFor(
   eng: Engine,
-  op: MatOperand,
+  op: Pick<MatOperand, "buffer" | "dtype">,
   lo: number,
   hi: number,
   maxBytes: number,
@@ -1049,7 +1053,8 @@ export interface CopyJob {
 /** What {@link submitJobs} encodes. */
 export type AnyJob = Job | CopyJob;
 
-function resourceOf(b: Binding): GPUBufferBinding {
+/** A binding as a bind-group resource. */
+export function resourceOf(b: Binding): GPUBufferBinding {
   if (b instanceof GPUBuffer) return { buffer: b, offset: 0, size: b.size };
   return { buffer: b.buffer, offset: b.offset ?? 0, size: b.size };
 }

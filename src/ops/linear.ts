@@ -76,7 +76,8 @@ function fused(
   ws: readonly Tensor[],
   bs: readonly (Tensor | null)[],
   groups: number[][],
-): Tensor[] | null {
+  epi: { act: "gelu_new" | "relu"; keepPre: boolean } | null = null,
+): { outs: Tensor[]; pre: Tensor | null } | null {
   if (needsGrad([x, ...ws, ...bs])) return null;
   const eng = x.engine;
   const k = x.shape[x.rank - 1];
@@ -88,6 +89,9 @@ function fused(
   const xc = contiguous(x);
   const outs: Tensor[] = [];
   const temps: Tensor[] = [];
+  // With an epilogue (one group), the product before the activation, when kept.
+  const pre = epi?.keepPre ? empty([...x.shape.slice(0, -1), total], "f32", eng) : null;
+  if (pre) outs.push(pre);
   try {
     const layers = groups.map((g) => {
       const n = g.reduce((a, i) => a + dims(ws[i])[1], 0);
@@ -114,6 +118,8 @@ function fused(
         blocks: g.map((i) => blockOf(ws[i])),
         bias: bias ? { buffer: bias.buffer, offset: bias.offset } : null,
         out: { buffer: out.buffer, offset: out.offset },
+        act: epi?.act,
+        pre: pre ? { buffer: pre.buffer, offset: pre.offset } : null,
       };
     });
     const ok = linearInto(
@@ -125,7 +131,7 @@ function fused(
       for (const o of outs) o.dispose();
       return null;
     }
-    return outs;
+    return { outs: pre ? outs.slice(1) : outs, pre };
   } catch (e) {
     for (const o of outs) o.dispose();
     throw e;
@@ -179,7 +185,7 @@ function plain(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
  */
 export function linear(x: Tensor, W: Tensor, b: Tensor | null = null): Tensor {
   check("linear", x, [W], [b]);
-  return fused(x, [W], [b], [[0]])?.[0] ?? plain(x, W, b);
+  return fused(x, [W], [b], [[0]])?.outs[0] ?? plain(x, W, b);
 }
 
 /**
@@ -201,7 +207,7 @@ export function linearConcat(
   const bs = weights.map((_, i) => biases[i] ?? null);
   check("linearConcat", x, weights, bs);
   const f = fused(x, weights, bs, [weights.map((_, i) => i)]);
-  if (f) return f[0];
+  if (f) return f.outs[0];
   const parts = weights.map((w, i) => plain(x, w, bs[i]));
   if (parts.length === 1) return parts[0];
   const out = concat(parts, -1);
@@ -228,7 +234,7 @@ export function linearMany(
   if (weights.length === 0) throw new RangeError("Cannot run linearMany: no weights");
   const bs = weights.map((_, i) => biases[i] ?? null);
   check("linearMany", x, weights, bs);
-  return fused(x, weights, bs, weights.map((_, i) => [i])) ??
+  return fused(x, weights, bs, weights.map((_, i) => [i]))?.outs ??
     weights.map((w, i) => plain(x, w, bs[i]));
 }
 
@@ -263,42 +269,8 @@ export function linearAct(
   }
   check("linearAct", x, [W], [b]);
   const keep = opts.keepPre ?? false;
-  const eng = x.engine;
-  const k = x.shape[x.rank - 1];
-  const m = sizeOf(x.shape) / Math.max(1, k);
-  const n = dims(W)[1];
-  if (
-    linearSettings.epilogues && !needsGrad([x, W, b]) && linearApplies(eng, m, k, n) &&
-    x.dtype === "f32" &&
-    (W.dtype === "f32" || W.dtype === "f16") && (!b || (b.dtype === "f32" && b.isContiguous))
-  ) {
-    const xc = contiguous(x);
-    const shape = [...x.shape.slice(0, -1), n];
-    const post = empty(shape, "f32", eng);
-    const pre = keep ? empty(shape, "f32", eng) : null;
-    try {
-      const ok = linearInto(
-        eng,
-        { buffer: xc.buffer, dtype: xc.dtype, offset: xc.offset, m, k, sm: k, sk: 1 },
-        [{
-          blocks: [blockOf(W)],
-          bias: b ? { buffer: b.buffer, offset: b.offset } : null,
-          out: { buffer: post.buffer, offset: post.offset },
-          act,
-          pre: pre ? { buffer: pre.buffer, offset: pre.offset } : null,
-        }],
-      );
-      if (ok) return { pre, post };
-      post.dispose();
-      pre?.dispose();
-    } catch (e) {
-      post.dispose();
-      pre?.dispose();
-      throw e;
-    } finally {
-      if (xc !== x) xc.dispose();
-    }
-  }
+  const f = linearSettings.epilogues ? fused(x, [W], [b], [[0]], { act, keepPre: keep }) : null;
+  if (f) return { pre: f.pre, post: f.outs[0] };
   const y = linear(x, W, b);
   const post = act === "relu" ? relu(y) : gelu(y);
   if (keep) return { pre: y, post };
