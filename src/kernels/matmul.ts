@@ -295,76 +295,54 @@ function registerCode(
 
   // Loads of one k index `kv` (an expression), for operands not read as vec4-over-k.
   // `tail` marks the scalar tail loop, where vec4-over-k operands are read one component at a time.
-  const aLoadsAt = (
+  // One operand X (A: "a", rows m; B: "b", columns n) with `count` values per k, contiguous along
+  // k (`kContig`: A not transposed, B transposed) or read as vec4s along m/n (`vecMN`).
+  const loadsAt = (
+    x: "a" | "b",
+    kContig: boolean,
+    vecK: boolean,
+    vecMN: boolean,
+    count: number,
+    dt: DType,
     kv: string,
     tail: boolean,
     tag: string,
   ): { code: string[]; val: (i: number) => string } => {
+    const X = x.toUpperCase();
     const code: string[] = [];
-    if (!aT) {
-      if (aVecK) {
-        if (!tail) throw new Error("internal: vec4-over-k A needs the main loop");
-        for (let i = 0; i < tm; i++) {
-          code.push(
-            `    let a${tag}${i} = ${
-              cvtS(da, `A[(ar${i} + ${kv}) >> 2u][(ar${i} + ${kv}) & 3u]`)
-            };`,
-          );
+    const scalars = () => (i: number) => `${x}${tag}${i}`;
+    if (kContig) {
+      if (vecK) {
+        if (!tail) throw new Error(`internal: vec4-over-k ${X} needs the main loop`);
+        for (let i = 0; i < count; i++) {
+          const e = `${x}r${i} + ${kv}`;
+          code.push(`    let ${x}${tag}${i} = ${cvtS(dt, `${X}[(${e}) >> 2u][(${e}) & 3u]`)};`);
         }
       } else {
-        for (let i = 0; i < tm; i++) {
-          code.push(`    let a${tag}${i} = ${cvtS(da, `A[ar${i} + ${kv}]`)};`);
+        for (let i = 0; i < count; i++) {
+          code.push(`    let ${x}${tag}${i} = ${cvtS(dt, `${X}[${x}r${i} + ${kv}]`)};`);
         }
       }
-      return { code, val: (i) => `a${tag}${i}` };
+      return { code, val: scalars() };
     }
-    if (aVecM) {
-      for (let q = 0; q < tm / 4; q++) {
-        code.push(`    let a${tag}${q} = ${cvtV(da, `A[aq${q} + (${kv}) * lda4]`)};`);
+    if (vecMN) {
+      for (let q = 0; q < count / 4; q++) {
+        code.push(
+          `    let ${x}${tag}${q} = ${cvtV(dt, `${X}[${x}q${q} + (${kv}) * ld${x}4]`)};`,
+        );
       }
-      return { code, val: (i) => `a${tag}${i >> 2}.${comp[i & 3]}` };
+      return { code, val: (i) => `${x}${tag}${i >> 2}.${comp[i & 3]}` };
     }
-    code.push(`    let ka${tag} = (${kv}) * p.lda;`);
-    for (let i = 0; i < tm; i++) {
-      code.push(`    let a${tag}${i} = ${cvtS(da, `A[ac${i} + ka${tag}]`)};`);
+    code.push(`    let k${x}${tag} = (${kv}) * p.ld${x};`);
+    for (let i = 0; i < count; i++) {
+      code.push(`    let ${x}${tag}${i} = ${cvtS(dt, `${X}[${x}c${i} + k${x}${tag}]`)};`);
     }
-    return { code, val: (i) => `a${tag}${i}` };
+    return { code, val: scalars() };
   };
-  const bLoadsAt = (
-    kv: string,
-    tail: boolean,
-    tag: string,
-  ): { code: string[]; val: (j: number) => string } => {
-    const code: string[] = [];
-    if (bT) {
-      if (bVecK) {
-        if (!tail) throw new Error("internal: vec4-over-k B needs the main loop");
-        for (let j = 0; j < tn; j++) {
-          code.push(
-            `    let b${tag}${j} = ${
-              cvtS(db, `B[(br${j} + ${kv}) >> 2u][(br${j} + ${kv}) & 3u]`)
-            };`,
-          );
-        }
-      } else {
-        for (let j = 0; j < tn; j++) {
-          code.push(`    let b${tag}${j} = ${cvtS(db, `B[br${j} + ${kv}]`)};`);
-        }
-      }
-      return { code, val: (j) => `b${tag}${j}` };
-    }
-    if (bVecN) {
-      for (let q = 0; q < tn / 4; q++) {
-        code.push(`    let b${tag}${q} = ${cvtV(db, `B[bq${q} + (${kv}) * ldb4]`)};`);
-      }
-      return { code, val: (j) => `b${tag}${j >> 2}.${comp[j & 3]}` };
-    }
-    code.push(`    let kb${tag} = (${kv}) * p.ldb;`);
-    for (let j = 0; j < tn; j++) {
-      code.push(`    let b${tag}${j} = ${cvtS(db, `B[bc${j} + kb${tag}]`)};`);
-    }
-    return { code, val: (j) => `b${tag}${j}` };
-  };
+  const aLoadsAt = (kv: string, tail: boolean, tag: string) =>
+    loadsAt("a", !aT, aVecK, aVecM, tm, da, kv, tail, tag);
+  const bLoadsAt = (kv: string, tail: boolean, tag: string) =>
+    loadsAt("b", bT, bVecK, bVecN, tn, db, kv, tail, tag);
   const fmas = (av: (i: number) => string, bv: (j: number) => string): string[] => {
     const out: string[] = [];
     for (let i = 0; i < tm; i++) {
