@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
+import { type Layout, makeInput, rng } from "./_inputs.ts";
 import fc from "fast-check";
 import { assertClose, gpuTest, NUM_RUNS } from "../_gpu.ts";
 import { tensor } from "../../src/ops/creation.ts";
-import { permute, slice } from "../../src/ops/movement.ts";
 import { layerNorm, lnPre } from "../../src/ops/layernorm.ts";
-import { refLayerNorm, refView } from "../../src/reference/reduce.ts";
-import { readTensors, sizeOf, type Tensor } from "../../src/tensor.ts";
+import { refLayerNorm } from "../../src/reference/reduce.ts";
+import { readTensors } from "../../src/tensor.ts";
 import { memory } from "../../src/memory.ts";
 import { layerNormTuning } from "../../src/kernels/layernorm.ts";
 import type { Engine } from "../../src/gpu/engine.ts";
@@ -16,48 +16,9 @@ import type { Engine } from "../../src/gpu/engine.ts";
 const ATOL = 2e-5;
 const RTOL = 1e-5;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function values(n: number, seed: number, offset: number, scale: number): number[] {
   const r = rng(seed);
   return Array.from({ length: n }, () => Math.fround(offset + (r() * 2 - 1) * scale));
-}
-
-type Layout = "contiguous" | "permuted" | "sliced";
-
-function makeInput(
-  shape: number[],
-  layout: Layout,
-  raw: (n: number) => number[],
-): { t: Tensor; base: Tensor; data: Float64Array } {
-  const rank = shape.length;
-  if (layout === "permuted" && rank >= 2) {
-    const perm = shape.map((_, i) => rank - 1 - i);
-    const baseShape = perm.map((a) => shape[a]);
-    const v = raw(sizeOf(baseShape));
-    const base = tensor(v, baseShape);
-    const t = permute(base, perm);
-    return { t, base, data: refView(v, t.shape, t.strides, t.offset).data };
-  }
-  if (layout === "sliced") {
-    const baseShape = shape.map((d, i) => d + 1 + (i % 2));
-    const v = raw(sizeOf(baseShape));
-    const base = tensor(v, baseShape);
-    const t = slice(base, shape.map((d) => [1, 1 + d] as [number, number]));
-    return { t, base, data: refView(v, t.shape, t.strides, t.offset).data };
-  }
-  const v = raw(sizeOf(shape));
-  const base = tensor(v, shape);
-  return { t: base, base, data: Float64Array.from(v) };
 }
 
 gpuTest(

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
+import { type Layout, makeInput, rng } from "./_inputs.ts";
 import fc from "fast-check";
 import { assertClose, gpuTest, NUM_RUNS } from "../_gpu.ts";
 import { tensor } from "../../src/ops/creation.ts";
-import { permute, slice } from "../../src/ops/movement.ts";
 import {
   argmax,
   argmin,
@@ -21,26 +21,24 @@ import {
   reducePlan,
   reduceTuning,
 } from "../../src/kernels/reduce.ts";
-import { refReduce, type RefReduceOp, refView } from "../../src/reference/reduce.ts";
+import { refReduce, type RefReduceOp } from "../../src/reference/reduce.ts";
 import { readTensors, sizeOf, type Tensor } from "../../src/tensor.ts";
 import { memory } from "../../src/memory.ts";
 import type { Engine } from "../../src/gpu/engine.ts";
 
 // ------------------------------------------------------------------ helpers
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Kind = "uniform" | "offset" | "ints";
-type Layout = "contiguous" | "permuted" | "sliced";
+/** A tensor of logical shape `shape` laid out as asked, and its logical row-major values. */
+function makeReduceInput(
+  shape: number[],
+  layout: Layout,
+  seed: number,
+  kind: Kind,
+  dtype: "f32" | "i32" = "f32",
+): { t: Tensor; base: Tensor; data: Float64Array } {
+  return makeInput(shape, layout, (n) => values(n, seed, kind), dtype);
+}
 
 function values(n: number, seed: number, kind: Kind): number[] {
   const r = rng(seed);
@@ -51,36 +49,6 @@ function values(n: number, seed: number, kind: Kind): number[] {
     else out[i] = Math.fround(r() * 2 - 1);
   }
   return out;
-}
-
-/** A tensor of logical shape `shape` laid out as asked, and its logical row-major values. */
-function makeInput(
-  shape: number[],
-  layout: Layout,
-  seed: number,
-  kind: Kind,
-  dtype: "f32" | "i32" = "f32",
-): { t: Tensor; base: Tensor; data: Float64Array } {
-  const rank = shape.length;
-  if (layout === "permuted" && rank >= 2) {
-    // Store with the axes reversed, view back through permute.
-    const perm = shape.map((_, i) => rank - 1 - i);
-    const baseShape = perm.map((a) => shape[a]);
-    const raw = values(sizeOf(baseShape), seed, kind);
-    const base = tensor(raw, baseShape, { dtype });
-    const t = permute(base, perm);
-    return { t, base, data: refView(raw, t.shape, t.strides, t.offset).data };
-  }
-  if (layout === "sliced") {
-    const baseShape = shape.map((d, i) => d + 1 + (i % 2));
-    const raw = values(sizeOf(baseShape), seed, kind);
-    const base = tensor(raw, baseShape, { dtype });
-    const t = slice(base, shape.map((d) => [1, 1 + d] as [number, number]));
-    return { t, base, data: refView(raw, t.shape, t.strides, t.offset).data };
-  }
-  const raw = values(sizeOf(shape), seed, kind);
-  const base = tensor(raw, shape, { dtype });
-  return { t: base, base, data: Float64Array.from(raw) };
 }
 
 /**
@@ -197,7 +165,7 @@ gpuTest(
   async () => {
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
-        const { t, base, data } = makeInput(c.shape, c.layout, c.seed, c.kind);
+        const { t, base, data } = makeReduceInput(c.shape, c.layout, c.seed, c.kind);
         const ops = ["sum", "mean", "max", "min", "var", "std"] as const;
         const outs = ops.map((op) => runOp(op, t, c.axes, c.keepdims));
         const got = await readTensors(outs);
@@ -225,7 +193,7 @@ gpuTest(
     await fc.assert(
       fc.asyncProperty(caseArb, fc.boolean(), async (c, flat) => {
         if (sizeOf(c.shape) === 0) return;
-        const { t, base, data } = makeInput(c.shape, c.layout, c.seed, c.kind);
+        const { t, base, data } = makeReduceInput(c.shape, c.layout, c.seed, c.kind);
         const axis = flat || c.shape.length === 0
           ? undefined
           : (c.seed % c.shape.length) - (c.seed % 2 === 0 ? 0 : c.shape.length);
@@ -251,7 +219,7 @@ gpuTest("sum() max() min() argmax() are exact on i32 tensors", async () => {
   await fc.assert(
     fc.asyncProperty(caseArb, async (c) => {
       if (sizeOf(c.shape) === 0) return;
-      const { t, base, data } = makeInput(c.shape, c.layout, c.seed, "ints", "i32");
+      const { t, base, data } = makeReduceInput(c.shape, c.layout, c.seed, "ints", "i32");
       const axis = c.shape.length === 0 ? undefined : c.seed % c.shape.length;
       const outs = [
         sum(t, c.axes, { keepdims: c.keepdims }),
@@ -291,7 +259,7 @@ gpuTest(
         fc.asyncProperty(caseArbOf(10_000), fc.constantFrom(8, 32, 64, 256), async (c, wg) => {
           if (sizeOf(c.shape) === 0) return;
           reduceTuning.wg = wg;
-          const { t, base, data } = makeInput(c.shape, c.layout, c.seed, c.kind);
+          const { t, base, data } = makeReduceInput(c.shape, c.layout, c.seed, c.kind);
           const ops = ["sum", "mean", "max", "var"] as const;
           const outs = ops.map((op) => runOp(op, t, c.axes, c.keepdims));
           outs.push(argmax(t));
@@ -325,7 +293,7 @@ gpuTest(
         fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         fc.integer({ min: 1, max: 700 }),
         async (shape, layout, seed, chunk) => {
-          const { t, base, data } = makeInput(
+          const { t, base, data } = makeReduceInput(
             shape,
             layout,
             seed,
@@ -375,7 +343,7 @@ gpuTest(
   async () => {
     for (const shape of [[3000], [2, 3000], [1, 50257], [3, 50257]]) {
       for (const kind of ["uniform", "offset"] as const) {
-        const { t, data } = makeInput(
+        const { t, data } = makeReduceInput(
           shape,
           "contiguous",
           shape[shape.length - 1] + shape[0],

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
+import { type Layout, makeInput, rng } from "./_inputs.ts";
 import fc from "fast-check";
 import { assertClose, gpuTest, NUM_RUNS } from "../_gpu.ts";
 import { tensor } from "../../src/ops/creation.ts";
-import { permute, slice } from "../../src/ops/movement.ts";
 import { logSoftmax, softmax } from "../../src/ops/softmax.ts";
-import { refSoftmax, refView } from "../../src/reference/reduce.ts";
-import { readTensors, sizeOf, type Tensor } from "../../src/tensor.ts";
+import { refSoftmax } from "../../src/reference/reduce.ts";
+import { readTensors, sizeOf } from "../../src/tensor.ts";
 import type { Engine } from "../../src/gpu/engine.ts";
 import { softmaxTuning } from "../../src/kernels/softmax.ts";
 
@@ -19,19 +19,6 @@ const SM_RTOL = 2e-5;
 const LSM_ATOL = 2e-5;
 const LSM_RTOL = 1e-6;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Layout = "contiguous" | "permuted" | "sliced";
-
 /** Values on [-scale, scale], with a share of -Infinity entries. */
 function values(n: number, seed: number, scale: number, negInf: number): number[] {
   const r = rng(seed);
@@ -39,32 +26,6 @@ function values(n: number, seed: number, scale: number, negInf: number): number[
     { length: n },
     () => (r() < negInf ? -Infinity : Math.fround((r() * 2 - 1) * scale)),
   );
-}
-
-function makeInput(
-  shape: number[],
-  layout: Layout,
-  raw: (n: number) => number[],
-): { t: Tensor; base: Tensor; data: Float64Array } {
-  const rank = shape.length;
-  if (layout === "permuted" && rank >= 2) {
-    const perm = shape.map((_, i) => rank - 1 - i);
-    const baseShape = perm.map((a) => shape[a]);
-    const v = raw(sizeOf(baseShape));
-    const base = tensor(v, baseShape);
-    const t = permute(base, perm);
-    return { t, base, data: refView(v, t.shape, t.strides, t.offset).data };
-  }
-  if (layout === "sliced") {
-    const baseShape = shape.map((d, i) => d + 1 + (i % 2));
-    const v = raw(sizeOf(baseShape));
-    const base = tensor(v, baseShape);
-    const t = slice(base, shape.map((d) => [1, 1 + d] as [number, number]));
-    return { t, base, data: refView(v, t.shape, t.strides, t.offset).data };
-  }
-  const v = raw(sizeOf(shape));
-  const base = tensor(v, shape);
-  return { t: base, base, data: Float64Array.from(v) };
 }
 
 const dimArb = fc.constantFrom(1, 2, 3, 5, 7, 8, 13, 31, 64, 128, 129, 300);
