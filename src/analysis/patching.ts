@@ -356,14 +356,28 @@ export function attributionPatchResid(
 ): Tensor {
   const hook = opts.hook ?? "resid_pre";
   checkResidHook("attributionPatchResid", model, hook);
-  const L = model.cfg.nLayers;
-  const names = Array.from({ length: L }, (_, l) => actName(hook, l));
+  // [b, p, d] -> [p]
+  return attributionByLayer(model, corruptTokens, cleanCache, metric, hook, (a) => sum(a, [0, 2]));
+}
+
+/**
+ * Attribution patching at `hook` in every layer, each layer's [batch, ...] attributions reduced
+ * by `reduce` and stacked along a new first axis: `[n_layers, ...]`.
+ */
+function attributionByLayer(
+  model: HookedTransformer,
+  corruptTokens: Tokens,
+  cleanCache: ActivationCache,
+  metric: Metric,
+  hook: string,
+  reduce: (a: Tensor) => Tensor,
+): Tensor {
+  const names = Array.from({ length: model.cfg.nLayers }, (_, l) => actName(hook, l));
   return scoped(model.engine, () => {
     const { attributions } = attributionPatch(model, corruptTokens, cleanCache, metric, names);
     const rows = names.map((n) => {
-      const a = attributions.get(n)!; // [b, p, d]
-      const s = sum(a, [0, 2]); // [p]
-      return reshape(s, [1, s.shape[0]]);
+      const s = reduce(attributions.get(n)!);
+      return reshape(s, [1, ...s.shape]);
     });
     return concat(rows, 0);
   });
@@ -389,19 +403,7 @@ export function attributionPatchHeads(
 ): Tensor {
   const hook = opts.hook ?? "z";
   checkHeadHook("attributionPatchHeads", model, hook);
-  const L = model.cfg.nLayers;
-  const names = Array.from({ length: L }, (_, l) => actName(hook, l));
-  return scoped(model.engine, () => {
-    const { attributions } = attributionPatch(model, corruptTokens, cleanCache, metric, names);
-    const rows = names.map((n) => {
-      const a = attributions.get(n)!; // [b, p, h, d]
-      if (opts.byPos) {
-        const s = sum(a, [0, 3]); // [p, h]
-        return reshape(s, [1, ...s.shape]);
-      }
-      const s = sum(a, [0, 1, 3]); // [h]
-      return reshape(s, [1, s.shape[0]]);
-    });
-    return concat(rows, 0);
-  });
+  // [b, p, h, d] -> [p, h] or [h]
+  const axes = opts.byPos ? [0, 3] : [0, 1, 3];
+  return attributionByLayer(model, corruptTokens, cleanCache, metric, hook, (a) => sum(a, axes));
 }
