@@ -220,6 +220,25 @@ gpuTest(
   },
 );
 
+/**
+ * Train `model` three steps of `batch` rows and compare its parameters and losses with the f64
+ * reference from the same start; disposes the model.
+ */
+async function threeStepsMatchRef(model: ToyModel, batch: number, what: string): Promise<void> {
+  try {
+    const p0 = await model.params.read();
+    const res = await model.train({ steps: 3, batch, lr: 1e-2, logEvery: 1 });
+    const p1 = await model.params.read();
+    const ref = toyTrainRef(model, p0, { steps: 3, batch, lr: 1e-2 });
+    // f32 sums over ≤ 71 rows and ≤ 23 features vs f64; Adam divides by √v, so a gradient that
+    // is tiny in both can differ in relative terms: 1e-4 absolute after three steps of lr 1e-2.
+    assertClose(p1, ref.params, 1e-4, 1e-4, `params (${what})`);
+    assertClose(res.losses.flat(), ref.losses.flat(), 1e-6, 1e-4, "losses");
+  } finally {
+    model.dispose();
+  }
+}
+
 gpuTest(
   "ToyModel.train() matches the f64 reference for both kernel paths and every variant",
   async () => {
@@ -253,18 +272,7 @@ gpuTest(
               ...(c.reg ? {} : { rowsPerInvocation: c.blocks, featuresPerInvocation: c.blocks }),
             },
           });
-          try {
-            const p0 = await model.params.read();
-            const res = await model.train({ steps: 3, batch: c.batch, lr: 1e-2, logEvery: 1 });
-            const p1 = await model.params.read();
-            const ref = toyTrainRef(model, p0, { steps: 3, batch: c.batch, lr: 1e-2 });
-            // f32 sums over ≤ 71 rows vs f64; Adam divides by √v, so a gradient that is tiny in
-            // both can differ in relative terms: 1e-4 absolute after three steps of lr 1e-2.
-            assertClose(p1, ref.params, 1e-4, 1e-4, `params (${JSON.stringify(c)})`);
-            assertClose(res.losses.flat(), ref.losses.flat(), 1e-6, 1e-4, "losses");
-          } finally {
-            model.dispose();
-          }
+          await threeStepsMatchRef(model, c.batch, JSON.stringify(c));
         },
       ),
       { numRuns: RUNS },
@@ -309,17 +317,7 @@ gpuTest(
               chunkRows: c.chunkRows,
             },
           });
-          try {
-            const p0 = await model.params.read();
-            const res = await model.train({ steps: 3, batch: c.batch, lr: 1e-2, logEvery: 1 });
-            const p1 = await model.params.read();
-            const ref = toyTrainRef(model, p0, { steps: 3, batch: c.batch, lr: 1e-2 });
-            // As in the test above: f32 sums over ≤ 71 rows and 23 features vs f64.
-            assertClose(p1, ref.params, 1e-4, 1e-4, `params (${JSON.stringify(c)})`);
-            assertClose(res.losses.flat(), ref.losses.flat(), 1e-6, 1e-4, "losses");
-          } finally {
-            model.dispose();
-          }
+          await threeStepsMatchRef(model, c.batch, JSON.stringify(c));
         },
       ),
       { numRuns: RUNS },
