@@ -128,6 +128,16 @@ export class Engine {
     } catch { /* no env permission */ }
   }
 
+  /**
+   * Loop iterations one kernel invocation may run in all: llvmpipe (CPU adapters) silently ends
+   * every loop of an invocation after 65535 iterations, so kernels whose loop length grows with
+   * the data (matmul's k, scatterAdd's index list, the training kernels' rows) plan passes that
+   * stay below this, with a margin for their other loops. Infinity on GPUs.
+   */
+  get loopBudget(): number {
+    return this.gpu.info.isCpu ? 49152 : Infinity;
+  }
+
   /** Throws if the device has been lost. */
   checkAlive(): void {
     if (this.#lost) throw this.#lost;

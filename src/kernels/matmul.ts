@@ -709,17 +709,6 @@ function strides2(p: MatProblem) {
   };
 }
 
-/**
- * Most k one dispatch may loop over: llvmpipe (CPU adapters) silently stops an invocation's
- * loops after 65535 iterations in all (measured: a [1, 70000] x [70000, 1] product gave 65535),
- * so longer products run as k pieces that accumulate into C. No cap on GPUs.
- */
-export const CPU_MAX_LOOP_K = 49152;
-
-function maxLoopK(eng: Engine): number {
-  return eng.gpu.info.isCpu ? CPU_MAX_LOOP_K : Infinity;
-}
-
 /** One dispatch-to-be: a sub-problem with its bindings resolved. */
 interface Piece {
   m: number;
@@ -755,7 +744,7 @@ export function splitProblem(
   const st = strides2(p);
   const maxDim = eng.limits.maxComputeWorkgroupsPerDimension ?? 65535;
   const [tileM, tileN] = tileOf(cfg);
-  const kMax = maxLoopK(eng);
+  const kMax = eng.loopBudget;
   const pieces: Piece[] = [];
   const nOuter = prod(outerShape);
   for (let t = 0; t < nOuter; t++) {
@@ -775,6 +764,7 @@ export function splitProblem(
     // Whole group at once (in k pieces where the adapter caps loop lengths)?
     if (p.m <= maxDim * tileM && p.n <= maxDim * tileN) {
       const group: Piece[] = [];
+      let fits = true;
       for (let k0 = 0; k0 < p.k; k0 += kMax) {
         const kc = Math.min(kMax, p.k - k0);
         const la = off[0] + k0 * st.a[1];
@@ -785,7 +775,10 @@ export function splitProblem(
         const wa = windowFor(eng, p.a, sa[0], sa[1], maxBytes);
         const wb = windowFor(eng, p.b, sb[0], sb[1], maxBytes);
         const wc = windowFor(eng, p.c, sc[0], sc[1], maxBytes);
-        if (!wa || !wb || !wc) break;
+        if (!wa || !wb || !wc) {
+          fits = false;
+          break;
+        }
         group.push({
           m: p.m,
           n: p.n,
@@ -800,7 +793,7 @@ export function splitProblem(
           c: wc,
         });
       }
-      if (group.length === Math.ceil(p.k / kMax)) {
+      if (fits) {
         pieces.push(...group);
         continue;
       }
@@ -1199,7 +1192,7 @@ function textureFit(eng: Engine, p: MatProblem, cfg: TextureConfig, maxBytes?: n
   const blockN = cfg.wg * cfg.tn;
   const wb = Math.ceil(p.n / blockN) * (blockN / 4);
   if (p.k < 1 || p.k > maxDim2 || wa > maxDim2 || wb > maxDim2 || p.k > maxGroups) return null;
-  if (p.k > maxLoopK(eng)) return null;
+  if (p.k > eng.loopBudget) return null; // the kernel loops over k
   if (Math.ceil(p.m / cfg.tm) > maxGroups || Math.ceil(p.n / blockN) > maxGroups) return null;
   const merged = collapse(p.batch, [p.a.batch, p.b.batch, p.c.batch]);
   if (merged.shape.length > 4) return null;

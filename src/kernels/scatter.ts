@@ -19,9 +19,6 @@ import { empty } from "../ops/creation.ts";
 import { bindRange, clampExpr, MAX_THREADS, planRows, strideGrid } from "./gather.ts";
 import { contiguous, reshape, slice } from "../ops/movement.ts";
 
-/** Loop iterations one invocation may run on a CPU adapter (llvmpipe stops them at 65535). */
-export const SCATTER_LOOP_BUDGET = 49152;
-
 /** {@link scatterKernel} over index passes of at most `per` indices, chained through `base`. */
 function scatterPasses(
   eng: Engine,
@@ -84,13 +81,12 @@ export function scatterKernel(
   const inner = sizeOf(shape.slice(axis + 1));
   const m = idx.size;
   const dtype = srcT.dtype;
-  // llvmpipe (CPU adapters) silently stops an invocation's loops after 65535 iterations: a
-  // thread loops over the index list (once per output element it covers on the `rows` path), so
-  // long lists go in passes, each adding its hits on top of the last (still one sequential sum
-  // per element, in index order).
-  if (eng.gpu.info.isCpu && m > 1) {
+  // A thread loops over the index list (once per output element it covers on the `rows` path):
+  // past the engine's loop budget (llvmpipe), long lists go in passes, each adding its hits on
+  // top of the last (still one sequential sum per element, in index order).
+  if (m > 1 && Number.isFinite(eng.loopBudget)) {
     const perThread = m < n ? 1 : Math.ceil((outer * n * inner) / MAX_THREADS);
-    const maxM = Math.max(1, Math.floor(SCATTER_LOOP_BUDGET / perThread) - 1);
+    const maxM = Math.max(1, Math.floor(eng.loopBudget / perThread) - 1);
     if (m > maxM) {
       return scatterPasses(eng, op, shape, base, idx, srcT, axis, maxM, windowBytes);
     }

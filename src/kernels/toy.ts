@@ -95,12 +95,6 @@ export const TOY_MAX_STEPS_PER_DISPATCH = 128;
  * its share of the loss partials (up to one per row).
  */
 export const TOY_CHUNK_ROWS = 32768;
-/**
- * Loop iterations one invocation may run on a CPU adapter: llvmpipe stops them all after 65535
- * (measured: the unrolled path silently diverged from the autodiff path at batch 65536), so
- * plans keep below this with a margin.
- */
-export const TOY_LOOP_BUDGET = 60000;
 /** Multiply-adds per instance one `train` dispatch may run (keeps a dispatch short on GPUs). */
 const WORK_PER_DISPATCH = 2 ** 25;
 
@@ -159,17 +153,17 @@ export function planToy(eng: Engine, dims: ToyDims, opts: ToyPlanOptions = {}): 
   // The unrolled path writes out 5·n·m multiply-adds per row; lavapipe's compile time grows with
   // that (about 5 s at 1000 lines), so it is kept for small models.
   const small = (dims.variant === "abs" ? 2 : 1) * n * m <= 64 && n <= 32;
-  // llvmpipe ends an invocation's loops after TOY_LOOP_BUDGET iterations in all: a `train`
+  // The engine's loop budget (llvmpipe ends an invocation's loops past it): a `train`
   // dispatch loops over its rows (ceil(batch / wg) per step) and the gradient sums (P + wg per
   // step), so on CPU adapters it runs at most as many steps as fit, and a batch too large for
   // even one step goes to the streaming path (which splits rows into chunks).
   const regWg = opts.wg ?? (isCpu ? 8 : 256);
   const regIters = Math.ceil(batch / regWg) + Math.ceil(P / regWg) * regWg + regWg + 8;
-  const regFits = !isCpu || regIters <= TOY_LOOP_BUDGET;
+  const regFits = regIters <= eng.loopBudget;
   if (opts.reg === true && !regFits) {
     throw new RangeError(
       `Cannot plan toy training: batch ${batch} is too large for the unrolled path on this ` +
-        `adapter (${regIters} loop iterations per step, at most ${TOY_LOOP_BUDGET}); leave reg unset`,
+        `adapter (${regIters} loop iterations per step, at most ${eng.loopBudget}); leave reg unset`,
     );
   }
   const reg = opts.reg ?? (small && regFits);
@@ -187,7 +181,7 @@ export function planToy(eng: Engine, dims: ToyDims, opts: ToyPlanOptions = {}): 
     redScratch = P * wg > 1024 || P * wg * 4 > wgsMax;
     scratchPerInstance = redScratch ? Math.ceil((wg * P) / 4) * 4 : 4;
     const work = batch * (5 * n * m + 8 * n);
-    const maxSteps = isCpu ? Math.floor(TOY_LOOP_BUDGET / regIters) : TOY_MAX_STEPS_PER_DISPATCH;
+    const maxSteps = Math.min(TOY_MAX_STEPS_PER_DISPATCH, Math.floor(eng.loopBudget / regIters));
     stepsPerDispatch = opts.stepsPerDispatch ??
       Math.max(
         1,

@@ -61,17 +61,11 @@ export function fusedUnsupported(cfg: HookedTransformerConfig): string | null {
   return null;
 }
 
-/**
- * Most rows (batch · pos) the fused step takes on a CPU adapter: its weight-gradient, embedding
- * and LayerNorm-weight kernels loop over every row in one invocation, and llvmpipe silently stops
- * an invocation's loops after 65535 iterations.
- */
-export const FUSED_MAX_ROWS_CPU = 49152;
-
 /** Why the fused step cannot take batches of this shape on this engine, or null. */
 export function fusedShapeUnsupported(eng: Engine, batch: number, pos: number): string | null {
-  if (eng.gpu.info.isCpu && batch * pos > FUSED_MAX_ROWS_CPU) {
-    return `${batch} x ${pos} = ${batch * pos} rows is more than ${FUSED_MAX_ROWS_CPU} on a CPU ` +
+  // Its weight-gradient, embedding and LayerNorm-weight kernels loop over every row.
+  if (batch * pos > eng.loopBudget) {
+    return `${batch} x ${pos} = ${batch * pos} rows is more than ${eng.loopBudget} on this ` +
       `adapter (its kernels loop over every row, and llvmpipe stops loops after 65535 iterations)`;
   }
   return null;

@@ -14,6 +14,7 @@ import {
   orient,
   planMatmul,
   registerConfig,
+  splitProblem,
   textureConfig,
   textureJobs,
   TILED_128,
@@ -22,14 +23,15 @@ import {
 import { matmulRef } from "../../src/reference/matmul.ts";
 
 /**
- * A stand-in engine for planning only: the planner reads limits and the binding size, nothing
- * else. `maxDim` small forces the grid and batch splitting paths.
+ * A stand-in engine for planning only: the planner reads limits, the binding size and the loop
+ * budget, nothing else. `maxDim` small forces the grid and batch splitting paths.
  */
 function fakeEngine(maxDim = 65535, isCpu = true): Engine {
   return {
     limits: { maxComputeWorkgroupsPerDimension: maxDim, minStorageBufferOffsetAlignment: 256 },
     maxBinding: 1 << 27,
     gpu: { info: { isCpu } },
+    loopBudget: isCpu ? 49152 : Infinity, // as Engine.loopBudget
   } as unknown as Engine;
 }
 
@@ -414,3 +416,35 @@ gpuTest("matmul kernels compile for every layout, vec4 choice and dtype", async 
   }
   assert.ok(seen.size >= 20, `compiled ${seen.size} kernels`);
 });
+
+gpuTest(
+  "splitProblem() cuts k only past the engine's loop budget, and keeps whole groups otherwise",
+  (eng) => {
+    // Buffers are only sized here (16-byte multiples, as the pool makes them), never bound.
+    const buf = (n: number) => ({ size: Math.ceil(n / 4) * 16 }) as unknown as GPUBuffer;
+    const problem = (k: number): MatProblem => ({
+      m: 5,
+      n: 7,
+      k,
+      batch: [3],
+      a: { buffer: buf(3 * 5 * k), dtype: "f32", offset: 0, ld: k, t: false, batch: [5 * k] },
+      b: { buffer: buf(k * 7), dtype: "f32", offset: 0, ld: 7, t: false, batch: [0] },
+      c: { buffer: buf(3 * 35), dtype: "f32", offset: 0, ld: 7, t: false, batch: [35] },
+    });
+    const cfg = registerConfig({ m: 5, n: 7 });
+    // A GPU-like engine (no loop budget): one piece for the whole batch, however long k is.
+    const gpuLike = Object.create(eng, { loopBudget: { value: Infinity } }) as Engine;
+    const whole = splitProblem(gpuLike, problem(100_000), cfg);
+    assert.equal(whole.length, 1);
+    assert.deepEqual([whole[0].k, whole[0].accumulate, whole[0].batchShape], [100_000, false, [3]]);
+    // A budget of 40000: k = 100000 runs as three accumulating pieces, still batched.
+    const small = Object.create(eng, { loopBudget: { value: 40_000 } }) as Engine;
+    const parts = splitProblem(small, problem(100_000), cfg);
+    assert.deepEqual(parts.map((q) => [q.k, q.accumulate]), [
+      [40_000, false],
+      [40_000, true],
+      [20_000, true],
+    ]);
+    assert.ok(parts.every((q) => q.batchShape.length === 1 && q.batchShape[0] === 3));
+  },
+);

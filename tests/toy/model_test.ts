@@ -9,7 +9,6 @@ import {
   planToy,
   releaseToyTexture,
   TOY_CHUNK_ROWS,
-  TOY_LOOP_BUDGET,
   TOY_MAX_STEPS_PER_DISPATCH,
   toyShader,
   toyTrainSteps,
@@ -388,7 +387,7 @@ gpuTest(
     const batch = 65536;
     const plan = planToy(eng, { nInstances: 2, nFeatures: 2, nHidden: 1, variant: "relu", batch });
     if (eng.gpu.info.isCpu) {
-      assert.ok(plan.stepsPerDispatch * Math.ceil(batch / plan.wg) <= TOY_LOOP_BUDGET);
+      assert.ok(plan.stepsPerDispatch * Math.ceil(batch / plan.wg) <= eng.loopBudget);
     }
     const model = new ToyModel({
       nInstances: 2,
